@@ -1,0 +1,1 @@
+"""lifeboat ML core: passengers, features, training, registry and scoring."""

@@ -1,0 +1,71 @@
+"""Settings from the environment (and a `.env` file beside the project), read once at start-up.
+
+Secrets never appear here as defaults, and `redacted()` is what may be logged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+_ENV_LOADED = False
+
+
+def load_env_file(path: str | Path = ".env") -> None:
+    """Load `.env` once; variables already in the environment win."""
+    global _ENV_LOADED
+    if _ENV_LOADED:
+        return
+    _ENV_LOADED = True
+    if Path(path).is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env(name)
+    return default if not value else value.lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class MLSettings:
+    backend: str = "local"  # "local" or "snowflake"
+    home: Path = Path(".lifeboat")
+    model_name: str = "TITANIC"
+    scoring: str = "local"  # "local" (fetch the model once, score in process) or "warehouse" (mv.run)
+    snowflake_connection: str = ""
+    snowflake_database: str = "LIFEBOAT"
+    snowflake_schema: str = "PUBLIC"
+    snowflake_table: str = "TITANIC_DATA"
+    snowflake_warehouse: str = ""
+
+    @classmethod
+    def from_env(cls) -> MLSettings:
+        load_env_file()
+        backend = env("LIFEBOAT_BACKEND", "local").lower()
+        if backend not in ("local", "snowflake"):
+            raise ValueError(f"LIFEBOAT_BACKEND must be local or snowflake (got “{backend}”)")
+        scoring = env("LIFEBOAT_SCORING", "local").lower()
+        if scoring not in ("local", "warehouse"):
+            raise ValueError(f"LIFEBOAT_SCORING must be local or warehouse (got “{scoring}”)")
+        return cls(
+            backend=backend,
+            home=Path(env("LIFEBOAT_HOME", ".lifeboat")),
+            model_name=env("LIFEBOAT_MODEL_NAME", "TITANIC").upper(),
+            scoring=scoring,
+            snowflake_connection=env("LIFEBOAT_SNOWFLAKE_CONNECTION")
+            or env("SNOWFLAKE_DEFAULT_CONNECTION_NAME"),
+            snowflake_database=env("LIFEBOAT_SNOWFLAKE_DATABASE", "LIFEBOAT").upper(),
+            snowflake_schema=env("LIFEBOAT_SNOWFLAKE_SCHEMA", "PUBLIC").upper(),
+            snowflake_table=env("LIFEBOAT_SNOWFLAKE_TABLE", "TITANIC_DATA").upper(),
+            snowflake_warehouse=env("LIFEBOAT_SNOWFLAKE_WAREHOUSE").upper(),
+        )
+
+    def redacted(self) -> dict[str, str]:
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}

@@ -1,0 +1,221 @@
+"""The trained survival model: feature spec + xgboost booster, with predict and explain.
+
+Artifacts are xgboost's own UBJSON for the booster and JSON for the rest: safe to load (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+
+from ml.features import (
+    FEATURE_NAMES,
+    Columns,
+    FeatureSpec,
+    assumptions,
+    columns_from_frame,
+    columns_from_passengers,
+    invalid_rows,
+    iter_attribute_contributions,
+)
+from ml.passenger import CLASS_NAMES, PORTS, Passenger
+
+BOOSTER_FILE = "booster.ubj"
+SPEC_FILE = "features.json"
+MODEL_FILES = (BOOSTER_FILE, SPEC_FILE)
+
+
+class InvalidRowsError(ValueError):
+    """Rows of a batch that cannot be scored; the message names the first few."""
+
+    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
+        self.problems = list(problems)
+        shown = "; ".join(f"row {row + 1}: {why}" for row, why in self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(f"{len(self.problems)} row(s) cannot be scored: {shown}{more}")
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """What one attribute did to the odds, in plain words. `logit` is its SHAP value (log-odds)."""
+
+    attribute: str
+    text: str
+    logit: float
+
+    @property
+    def helped(self) -> bool:
+        return self.logit > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    probability: float
+    reasons: tuple[Reason, ...]  # every attribute, largest effect first
+    assumptions: tuple[str, ...]
+    baseline_logit: float  # the model's average log-odds; baseline + sum(reasons) = logit(probability)
+    passenger: Passenger  # as completed by imputation
+    version: str | None = None
+
+    @property
+    def percent(self) -> int:
+        return round(self.probability * 100)
+
+    @property
+    def verdict(self) -> str:
+        p = self.probability
+        if p >= 0.7:
+            return "You would very likely have survived."
+        if p >= 0.5:
+            return "You would probably have survived."
+        if p >= 0.3:
+            return "You would probably not have survived."
+        return "You would very likely not have survived."
+
+    def top_reasons(self, n: int = 3) -> tuple[Reason, ...]:
+        return self.reasons[:n]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "probability": round(self.probability, 6),
+            "percent": self.percent,
+            "verdict": self.verdict,
+            "reasons": [
+                {"attribute": r.attribute, "text": r.text, "logit": round(r.logit, 6)} for r in self.reasons
+            ],
+            "assumptions": list(self.assumptions),
+            "baseline_logit": round(self.baseline_logit, 6),
+            "passenger": self.passenger.to_dict(),
+            "version": self.version,
+        }
+
+
+def _reason_text(attribute: str, completed: Passenger) -> str:
+    match attribute:
+        case "pclass":
+            return f"Travelling {CLASS_NAMES[int(completed.pclass or 3)]}"
+        case "sex":
+            return "Being a woman" if completed.sex == "female" else "Being a man"
+        case "age":
+            return f"Age {completed.age:g}"
+        case "sibsp":
+            n = completed.sibsp or 0
+            return (
+                "No siblings or spouse aboard"
+                if n == 0
+                else f"{n} sibling{'s' if n > 1 else ''}/spouse aboard"
+            )
+        case "parch":
+            n = completed.parch or 0
+            return (
+                "No parents or children aboard"
+                if n == 0
+                else f"{n} parent{'s' if n > 1 else ''}/children aboard"
+            )
+        case "fare":
+            return f"A £{completed.fare:.0f} fare"
+        case "embarked":
+            return f"Boarding at {PORTS[completed.embarked or 'S']}"
+        case "title":
+            return f"Travelling as “{completed.title}”"
+    return attribute
+
+
+def _sigmoid(x: np.ndarray | float) -> Any:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+class SurvivalModel:
+    """Feature spec + booster. `predict_proba` is the single scoring path for one row or millions."""
+
+    def __init__(self, booster: xgb.Booster, spec: FeatureSpec, params: dict[str, Any] | None = None) -> None:
+        self.booster = booster
+        self.spec = spec
+        self.params = dict(params or {})
+        # One row is fastest on one thread; large batches set their own thread count.
+        self.booster.set_param({"nthread": 1})
+
+    # -- scoring -------------------------------------------------------------------------------
+    def margin(self, columns: Columns) -> np.ndarray:
+        return self.booster.inplace_predict(self.spec.transform(columns), predict_type="margin")
+
+    def predict_proba(self, columns: Columns) -> np.ndarray:
+        """Survival probability for every row of `columns` (unknown values imputed)."""
+        return _sigmoid(self.margin(columns))
+
+    def predict_passengers(self, passengers: Sequence[Passenger]) -> np.ndarray:
+        return self.predict_proba(columns_from_passengers(passengers))
+
+    def predict_frame(self, frame: Any) -> np.ndarray:
+        """A canonical passenger DataFrame -> probabilities; refuses rows that fail validation."""
+        columns = columns_from_frame(frame)
+        problems = invalid_rows(columns)
+        if problems:
+            raise InvalidRowsError(problems)
+        return self.predict_proba(columns)
+
+    def explain(self, passenger: Passenger, version: str | None = None) -> Prediction:
+        """Probability + per-attribute SHAP reasons + what was assumed, for one valid passenger."""
+        passenger.validate(require=Passenger.REQUIRED)
+        columns = columns_from_passengers([passenger])
+        completed_columns, filled = self.spec.impute(columns)
+        matrix = self.spec.encode(completed_columns)
+        margin = float(self.booster.inplace_predict(matrix, predict_type="margin")[0])
+        contribs = self.booster.predict(xgb.DMatrix(matrix, nthread=1), pred_contribs=True)[0]
+        completed = Passenger(
+            pclass=int(completed_columns["pclass"][0]),
+            sex=str(completed_columns["sex"][0]),
+            age=float(completed_columns["age"][0]),
+            sibsp=int(completed_columns["sibsp"][0]),
+            parch=int(completed_columns["parch"][0]),
+            fare=float(completed_columns["fare"][0]),
+            embarked=str(completed_columns["embarked"][0]),
+            title=str(completed_columns["title"][0]),
+        )
+        reasons = sorted(
+            (
+                Reason(attribute, _reason_text(attribute, completed), value)
+                for attribute, value in iter_attribute_contributions(contribs[:-1])
+            ),
+            key=lambda r: -abs(r.logit),
+        )
+        return Prediction(
+            probability=float(_sigmoid(margin)),
+            reasons=tuple(reasons),
+            assumptions=tuple(assumptions(passenger, completed_columns, filled)),
+            baseline_logit=float(contribs[-1]),
+            passenger=completed,
+            version=version,
+        )
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(str(directory / BOOSTER_FILE))
+        payload = {"spec": self.spec.to_json(), "params": self.params}
+        (directory / SPEC_FILE).write_text(json.dumps(payload, indent=2, sort_keys=True))
+
+    @classmethod
+    def load(cls, directory: Path) -> SurvivalModel:
+        payload = json.loads((directory / SPEC_FILE).read_text())
+        booster = xgb.Booster()
+        booster.load_model(str(directory / BOOSTER_FILE))
+        return cls(booster, FeatureSpec.from_json(payload["spec"]), payload.get("params", {}))
+
+    @property
+    def n_features(self) -> int:
+        return len(FEATURE_NAMES)
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+__all__ = ["InvalidRowsError", "Prediction", "Reason", "SurvivalModel", "field", "logit"]

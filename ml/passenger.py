@@ -1,0 +1,313 @@
+"""The one passenger type: what a person can say about themselves, validated once.
+
+The free-text parser, the Slack modal, the CLI flags and the model all build and read
+`Passenger`; its validation messages are written for the person who typed the value.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+PORTS: dict[str, str] = {"C": "Cherbourg", "Q": "Queenstown", "S": "Southampton"}
+SEXES: tuple[str, ...] = ("female", "male")
+TITLES: tuple[str, ...] = ("Mr", "Mrs", "Miss", "Master", "Rare")
+CLASS_NAMES: dict[int, str] = {1: "1st class", 2: "2nd class", 3: "3rd class"}
+
+# Titles found in passenger lists, folded into the five groups the model knows.
+_TITLE_ALIASES: dict[str, str] = {
+    "mr": "Mr",
+    "mrs": "Mrs",
+    "mme": "Mrs",
+    "miss": "Miss",
+    "ms": "Miss",
+    "mlle": "Miss",
+    "master": "Master",
+    **{
+        rare: "Rare"
+        for rare in (
+            "dr",
+            "rev",
+            "col",
+            "major",
+            "capt",
+            "sir",
+            "lady",
+            "don",
+            "dona",
+            "jonkheer",
+            "countess",
+            "the countess",
+            "rare",
+        )
+    },
+}
+_FEMALE_TITLES = frozenset({"Mrs", "Miss"})
+_MALE_TITLES = frozenset({"Mr", "Master"})
+
+MAX_AGE = 100
+MAX_COUNT = 10
+MAX_FARE = 1000.0
+
+
+def normalize_title(raw: object) -> str | None:
+    """'Mrs.', 'mme', 'Dr' -> 'Mrs', 'Mrs', 'Rare'; None when it is no known title."""
+    if raw is None:
+        return None
+    key = str(raw).strip().rstrip(".").lower()
+    return _TITLE_ALIASES.get(key)
+
+
+_NAME_TITLE = re.compile(r",\s*([^.]+)\.")
+
+
+def title_from_name(name: object) -> str | None:
+    """Title from a passenger-list name such as 'Braund, Mr. Owen Harris'."""
+    if not isinstance(name, str):
+        return None
+    match = _NAME_TITLE.search(name)
+    return normalize_title(match.group(1)) if match else None
+
+
+def normalize_port(raw: object) -> str | None:
+    """'S', 'southampton', 'Cherbourg' -> port letter; None when unknown."""
+    if raw is None:
+        return None
+    key = str(raw).strip().lower()
+    for letter, name in PORTS.items():
+        if key in (letter.lower(), name.lower()):
+            return letter
+    return None
+
+
+def normalize_sex(raw: object) -> str | None:
+    if raw is None:
+        return None
+    key = str(raw).strip().lower()
+    if key in ("female", "f", "woman", "w", "girl"):
+        return "female"
+    if key in ("male", "m", "man", "boy"):
+        return "male"
+    return None
+
+
+class PassengerError(ValueError):
+    """One or more attributes are invalid. `errors` maps each field to a message for a person."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors: dict[str, str] = dict(errors)
+        super().__init__("; ".join(self.errors.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Passenger:
+    """A passenger as a person describes them. Every field may be unknown (None) except where the
+    model needs it: class and sex are required to score; the rest is imputed and reported."""
+
+    pclass: int | None = None
+    sex: str | None = None
+    age: float | None = None
+    sibsp: int | None = None
+    parch: int | None = None
+    fare: float | None = None
+    embarked: str | None = None
+    title: str | None = None
+
+    LABELS: ClassVar[dict[str, str]] = {
+        "pclass": "class",
+        "sex": "sex",
+        "age": "age",
+        "sibsp": "siblings/spouses aboard",
+        "parch": "parents/children aboard",
+        "fare": "fare",
+        "embarked": "port",
+        "title": "title",
+    }
+    REQUIRED: ClassVar[tuple[str, ...]] = ("pclass", "sex")
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def create(cls, **raw: Any) -> Passenger:
+        """Coerce loosely typed values (strings from a form, CLI or CSV) and validate them all at
+        once, raising `PassengerError` with a message per bad field. Empty strings mean unknown."""
+        unknown = set(raw) - set(cls.field_names())
+        if unknown:
+            raise TypeError(f"unknown passenger fields: {sorted(unknown)}")
+        errors: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        for name in cls.field_names():
+            value = raw.get(name)
+            if _is_blank(value):
+                values[name] = None
+                continue
+            try:
+                values[name] = _COERCE[name](value)
+            except ValueError as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise PassengerError(errors)
+        passenger = cls(**values)
+        passenger.validate()
+        return passenger
+
+    def validate(self, *, require: tuple[str, ...] = ()) -> None:
+        """Check ranges and consistency; raise `PassengerError` naming every problem."""
+        errors: dict[str, str] = {}
+        if self.pclass is not None and self.pclass not in CLASS_NAMES:
+            errors["pclass"] = "Class must be 1st, 2nd or 3rd."
+        if self.sex is not None and self.sex not in SEXES:
+            errors["sex"] = "Sex must be female or male."
+        if self.age is not None and not (0 <= self.age <= MAX_AGE):
+            errors["age"] = f"Age must be between 0 and {MAX_AGE} (got {_fmt(self.age)})."
+        for name in ("sibsp", "parch"):
+            count = getattr(self, name)
+            if count is not None and not (0 <= count <= MAX_COUNT):
+                errors[name] = (
+                    f"{self.LABELS[name].capitalize()} must be a whole number from 0 to {MAX_COUNT}"
+                    f" (got {count})."
+                )
+        if self.fare is not None and not (0 <= self.fare <= MAX_FARE):
+            errors["fare"] = f"Fare must be between £0 and £{MAX_FARE:.0f} (got {_fmt(self.fare)})."
+        if self.embarked is not None and self.embarked not in PORTS:
+            errors["embarked"] = "Port must be Cherbourg (C), Queenstown (Q) or Southampton (S)."
+        if self.title is not None and self.title not in TITLES:
+            errors["title"] = f"Title must be one of {', '.join(TITLES)}."
+        elif self.title is not None and self.sex is not None:
+            if (self.sex == "male" and self.title in _FEMALE_TITLES) or (
+                self.sex == "female" and self.title in _MALE_TITLES
+            ):
+                errors["title"] = f"{self.title} is not a title for a {self.sex} passenger."
+        for name in require:
+            if getattr(self, name) is None and name not in errors:
+                errors[name] = f"Please give the {self.LABELS[name]}."
+        if errors:
+            raise PassengerError(errors)
+
+    def missing(self) -> tuple[str, ...]:
+        """Required fields that are still unknown."""
+        return tuple(name for name in self.REQUIRED if getattr(self, name) is None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """A short human description: '1st class female, 29, 1 sibling/spouse'."""
+        parts: list[str] = []
+        if self.pclass is not None:
+            parts.append(CLASS_NAMES.get(self.pclass, f"class {self.pclass}"))
+        if self.sex is not None:
+            parts.append(self.sex)
+        if self.title is not None:
+            parts.append(f"({self.title})")
+        head = " ".join(parts) or "passenger"
+        tail: list[str] = []
+        if self.age is not None:
+            tail.append(f"age {_fmt(self.age)}")
+        if self.sibsp:
+            tail.append(f"{self.sibsp} sibling{'s' if self.sibsp != 1 else ''}/spouse")
+        if self.parch:
+            tail.append(
+                f"{self.parch} parent{'s' if self.parch != 1 else ''}/child{'ren' if self.parch != 1 else ''}"
+            )
+        if self.sibsp == 0 and self.parch == 0:
+            tail.append("travelling alone")
+        if self.embarked is not None:
+            tail.append(f"from {PORTS.get(self.embarked, self.embarked)}")
+        if self.fare is not None:
+            tail.append(f"fare £{_fmt(self.fare)}")
+        return ", ".join([head, *tail])
+
+
+def _is_blank(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"
+
+
+def _to_number(value: object, what: str) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"{what} must be a number.")
+    try:
+        number = (
+            float(str(value).strip().lstrip("£$").replace(",", ""))
+            if isinstance(value, str)
+            else float(value)
+        )  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number (got “{value}”).") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be a number (got “{value}”).")
+    return number
+
+
+def _to_count(what: str):  # type: ignore[no-untyped-def]
+    def coerce(value: object) -> int:
+        number = _to_number(value, what)
+        if number != int(number):
+            raise ValueError(f"{what} must be a whole number (got {_fmt(number)}).")
+        return int(number)
+
+    return coerce
+
+
+def _to_pclass(value: object) -> int:
+    text = str(value).strip().lower()
+    for number, words in (
+        (1, ("1", "1st", "first")),
+        (2, ("2", "2nd", "second")),
+        (3, ("3", "3rd", "third")),
+    ):
+        if text in words or text.removesuffix(" class") in words:
+            return number
+    try:
+        number = _to_number(value, "Class")
+    except ValueError:
+        raise ValueError("Class must be 1st, 2nd or 3rd.") from None
+    if number != int(number):
+        raise ValueError("Class must be 1st, 2nd or 3rd.")
+    return int(number)
+
+
+def _to_sex(value: object) -> str:
+    sex = normalize_sex(value)
+    if sex is None:
+        raise ValueError("Sex must be female or male.")
+    return sex
+
+
+def _to_port(value: object) -> str:
+    port = normalize_port(value)
+    if port is None:
+        raise ValueError("Port must be Cherbourg (C), Queenstown (Q) or Southampton (S).")
+    return port
+
+
+def _to_title(value: object) -> str:
+    title = normalize_title(value)
+    if title is None:
+        raise ValueError(f"Title must be one of {', '.join(TITLES)} (got “{value}”).")
+    return title
+
+
+_COERCE = {
+    "pclass": _to_pclass,
+    "sex": _to_sex,
+    "age": lambda v: _to_number(v, "Age"),
+    "sibsp": _to_count("Siblings/spouses aboard"),
+    "parch": _to_count("Parents/children aboard"),
+    "fare": lambda v: _to_number(v, "Fare"),
+    "embarked": _to_port,
+    "title": _to_title,
+}

@@ -1,0 +1,85 @@
+"""Serving: the default model version, loaded once and refreshed when the default changes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ml.model import Prediction, SurvivalModel
+from ml.passenger import Passenger
+from ml.registry.base import ModelRegistry, ModelVersion, NoModelError, RegistryError
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailableError(RuntimeError):
+    """No model can be served right now (none registered, or the registry cannot be reached)."""
+
+
+@dataclass(frozen=True)
+class Serving:
+    version: str
+    model: SurvivalModel
+    token: str
+
+
+class Scorer:
+    """Scores passengers against the registry's default version.
+
+    The model is loaded once and kept; at most every `refresh_seconds` the scorer asks the registry
+    (a cheap query) whether the default changed, and swaps models without blocking callers. If the
+    registry fails, it keeps serving the model it has.
+    """
+
+    def __init__(self, registry: ModelRegistry, refresh_seconds: float = 2.0) -> None:
+        self.registry = registry
+        self.refresh_seconds = refresh_seconds
+        self._serving: Serving | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def _load(self) -> Serving:
+        token = self.registry.default_token()
+        version = self.registry.get_default()
+        if version is None or token is None:
+            raise NoModelError("no model version is registered yet: run `lifeboat train`")
+        return Serving(version, self.registry.load_model(version), token)
+
+    def current(self) -> Serving:
+        serving = self._serving
+        now = time.monotonic()
+        if serving is not None and now - self._checked_at < self.refresh_seconds:
+            return serving
+        with self._lock:
+            if self._serving is not None and time.monotonic() - self._checked_at < self.refresh_seconds:
+                return self._serving
+            try:
+                token = self.registry.default_token()
+                if self._serving is None or token != self._serving.token:
+                    self._serving = self._load()
+                    log.info("serving %s %s", self.registry.model_name, self._serving.version)
+            except (RegistryError, OSError, Exception) as exc:  # the registry may fail in any way
+                if self._serving is None:
+                    raise ModelUnavailableError(str(exc)) from exc
+                log.warning("registry check failed, still serving %s: %s", self._serving.version, exc)
+            self._checked_at = time.monotonic()
+            return self._serving
+
+    @property
+    def version(self) -> str:
+        return self.current().version
+
+    def predict(self, passenger: Passenger) -> Prediction:
+        serving = self.current()
+        return serving.model.explain(passenger, version=serving.version)
+
+    def score_frame(self, frame: Any) -> np.ndarray:
+        return self.current().model.predict_frame(frame)
+
+    def model_card(self) -> ModelVersion:
+        return self.registry.get_version(self.current().version)
