@@ -83,7 +83,7 @@ class _Companion:
     """A relative aboard. `role` is set for people one has at most one of (a spouse, a mother):
     "my husband ... my husband" or "mum and my parents" must not count them twice."""
 
-    kind: str  # spouse | sibling | parent | child
+    kind: str  # spouse | sibling | parent | child, or sibsp | parch when said that way
     count: float
     role: str | None
     start: int
@@ -110,15 +110,24 @@ _Handler = Callable[[re.Match[str], str, _State], bool]
 # ---------------------------------------------------------------------------------------------
 # Vocabulary
 
-_NUMBER_WORDS: dict[str, int] = {
-    word: n
-    for n, word in enumerate(
-        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
-    )
-} | {"no": 0, "a": 1, "an": 1, "my": 1, "our": 1}
+
+def _wordset(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_NUMBERS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven")
+_NUMBER_WORDS: dict[str, int] = {word: n for n, word in enumerate(_NUMBERS)} | {"no": 0, "a": 1, "an": 1}
 
 _ORDINALS: dict[str, int] = {
-    "1st": 1, "first": 1, "one": 1, "2nd": 2, "second": 2, "two": 2, "3rd": 3, "third": 3, "three": 3,
+    "1st": 1,
+    "first": 1,
+    "one": 1,
+    "2nd": 2,
+    "second": 2,
+    "two": 2,
+    "3rd": 3,
+    "third": 3,
+    "three": 3,
 }
 
 # word -> (kind, plural, role)
@@ -133,27 +142,55 @@ _RELATIVES: dict[str, tuple[str, bool, str | None]] = {
     **dict.fromkeys(("father", "dad", "daddy", "papa"), ("parent", False, "father")),
     "parent": ("parent", False, None),
     "parents": ("parent", True, None),
+    # Passenger.describe() and the dataset's own column meanings: "1 sibling/spouse", "2 parents/children"
+    **dict.fromkeys(("sibling/spouse", "siblings/spouse", "sibling/spouses"), ("sibsp", False, None)),
+    "siblings/spouses": ("sibsp", True, None),
+    **dict.fromkeys(("parent/child", "parents/child", "parent/children"), ("parch", False, None)),
+    "parents/children": ("parch", True, None),
 }
-_KIND_FIELD = {"spouse": "sibsp", "sibling": "sibsp", "parent": "parch", "child": "parch"}
+_KIND_FIELD = {
+    "spouse": "sibsp",
+    "sibling": "sibsp",
+    "sibsp": "sibsp",
+    "parent": "parch",
+    "child": "parch",
+    "parch": "parch",
+}
 _KIND_WORDS = {
     "spouse": ("spouse", "spouses"),
     "sibling": ("sibling", "siblings"),
     "parent": ("parent", "parents"),
     "child": ("child", "children"),
+    "sibsp": ("sibling/spouse", "siblings/spouses"),
+    "parch": ("parent/child", "parents/children"),
 }
 
 # Words that imply a sex or a title beyond what normalize_sex / normalize_title know.
 _SEX_WORDS: dict[str, str] = {
-    "lady": "female", "madam": "female", "madame": "female", "countess": "female", "dona": "female",
-    "gentleman": "male", "gent": "male", "guy": "male", "sir": "male", "don": "male", "jonkheer": "male",
+    "lady": "female",
+    "madam": "female",
+    "madame": "female",
+    "countess": "female",
+    "dona": "female",
+    "gentleman": "male",
+    "gent": "male",
+    "guy": "male",
+    "sir": "male",
+    "don": "male",
+    "jonkheer": "male",
 }
 _TITLE_SPELLINGS = {"doctor": "dr", "reverend": "rev", "captain": "capt", "colonel": "col"}
 # "lady" is a rare title in the passenger list, but typed here it almost always just means a woman.
 _NOT_TITLES = frozenset({"lady"})
 _TITLE_SEX = {**dict.fromkeys(_FEMALE_TITLES, "female"), **dict.fromkeys(_MALE_TITLES, "male")}
 
-_FILLER = frozenset(
-    ["a", "an", "and", "with", "my", "i", "am", "im", "i'm", "me", "myself", "we", "us", "our", "the", "of", "in", "on", "at", "from", "by", "to", "for", "as", "is", "was", "are", "be", "been", "being", "am", "also", "plus", "just", "so", "but", "or", "too", "both", "who", "which", "that", "this", "it", "its", "am", "years", "year", "old", "yrs", "yo", "travelling", "traveling", "travelled", "traveled", "travel", "sailing", "sailed", "aboard", "onboard", "board", "on", "passenger", "ship", "titanic", "would", "have", "survived", "survive", "did", "do", "does", "will", "if", "what", "about", "please", "hi", "hello", "hey", "there", "&"]
+_FILLER = _wordset(
+    """
+    a an and with my i am im i'm me myself we us our the of in on at from by to for as is was are be
+    been being also plus just so but or too both who which that this it its years year old yrs yo
+    travelling traveling travelled traveled travel sailing sailed aboard onboard board passenger ship
+    titanic would have survived survive did do does will if what about please hi hello hey there &
+    """
 )
 
 # Ordinals that mean something else when a noun follows ("my 2nd husband", "1st time").
@@ -194,7 +231,7 @@ _PARENT_OF = _rx(
     rf"(?<!\w)(?:(?:a|the)\s+)?(?:mother|father|mum|mom|dad|parent)\s+of\s+({_QUANT}){_END}"
     rf"(?:\s+(?:(?:{_ADJECTIVE})[\s-]+)?(?:kids?|child(?:ren)?|sons?|daughters?){_END})?"
 )
-_ALONE = _rx(r"(?<!\w)(?:travel+ing\s+|(?:i\s+)?(?:am\s+)?)?(?:alone|solo|by\s+myself|on\s+my\s+own)(?!\w)")
+_ALONE = _rx(r"(?<!\w)(?:travel+ing\s+)?(?:alone|solo|by\s+myself|on\s+my\s+own)(?!\w)")
 _COMPANION = _rx(
     rf"(?<![\w'])(?:(?:my|our|his|her)\s+)?(?:({_QUANT}){_END}\s+)?(?:(?:{_ADJECTIVE})[\s-]+){{0,2}}"
     rf"\b({_RELATIVE})(?![\w'])"
@@ -218,21 +255,31 @@ _PORT_LETTER = _rx(
     rf"(?<!\w)(?:port|embarked|embarkation|boarded)(?:\s+(?:at|in|from|of))?\s*[:=]?\s*([csq]){_END}"
 )
 _SEX_TITLE = _rx(
-    r"(?<![\w'])(woman|female|lady|girl|madam|madame|man|male|gentleman|gent|guy|boy|f|m|mrs|miss|ms|"
-    r"mme|mlle|mr|master|dr|doctor|rev|reverend|col|colonel|major|capt|captain|sir|don|dona|jonkheer|"
-    rf"countess)\.?{_END}"
+    r"(?<![\w'])(?:(?:sex|gender|title)\s*[:=]?\s*)?"
+    r"(woman|female|lady|girl|madam|madame|man|male|gentleman|gent|guy|boy|f|m|mrs|miss|ms|mme|mlle|mr|"
+    rf"master|dr|doctor|rev|reverend|col|colonel|major|capt|captain|sir|don|dona|jonkheer|countess)\.?{_END}"
 )
 _BARE_NUMBER = _rx(rf"{_START}({_NUM}){_END}")
 
 _LEFTOVER = re.compile(r"[^\s\x00]+")
-_PUNCTUATION = "".join(
-    chr(c) for c in range(0x2070) if unicodedata.category(chr(c)).startswith(("P", "S"))
-) + "\u2014\u2013\u2026"
+_PUNCTUATION = (
+    "".join(chr(c) for c in range(0x2070) if unicodedata.category(chr(c)).startswith(("P", "S")))
+    + "\u2014\u2013\u2026"
+)
 _TRANSLATE = str.maketrans(
     {
-        "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u2032": "'",
-        "\u201c": '"', "\u201d": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u02bc": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2010": "-",
+        "\u2011": "-",
+        "\u2012": "-",
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
     }
 )
 
@@ -261,7 +308,9 @@ def _fmt(value: object) -> str:
 
 
 def _class_phrase(pclass: int | float) -> str:
-    return CLASS_NAMES.get(pclass, f"class {_fmt(pclass)}")  # type: ignore[call-overload]
+    if isinstance(pclass, int) and pclass in CLASS_NAMES:
+        return CLASS_NAMES[pclass]
+    return f"class {_fmt(pclass)}"
 
 
 def _pclass(token: str) -> int | float:
@@ -284,10 +333,7 @@ def _count_phrase(kind: str, count: float) -> str:
 
 def _on_explicit_count(m: re.Match[str], text: str, st: _State) -> bool:
     name, count = m.group(1).lower(), _count(m.group(2))
-    label = "sibling/spouse" if name == "sibsp" else "parent/child"
-    plural = "siblings/spouses" if name == "sibsp" else "parents/children"
-    phrase = f"{_fmt(count)} {label if count == 1 else plural} aboard"
-    st.claim(name, count, m.start(), m.group(0), phrase)
+    st.claim(name, count, m.start(), m.group(0), _count_phrase(name, count))
     return True
 
 
@@ -315,15 +361,14 @@ def _on_alone(m: re.Match[str], text: str, st: _State) -> bool:
 def _on_companion(m: re.Match[str], text: str, st: _State) -> bool:
     quant, word = m.group(1), m.group(2).lower()
     kind, plural, role = _RELATIVES[word]
-    if _SELF.search(text, max(0, m.start() - 16), m.start()):
+    if _SELF.search(text[max(0, m.start() - 24) : m.start()]):
         return False  # "I am a mother", "I'm a child": describes the passenger, not a companion
     said = m.group(0)
+    count: float = 1
     if quant is None:
-        own = re.match(r"(?:my|our|his|her)\b", said, _FLAGS) is not None
         if plural and word != "parents":
             return False  # "my kids": how many is not said, don't guess
-        count: float = 2 if word == "parents" else 1
-        if word == "parents" and own:
+        if word == "parents":
             role = "both"
     else:
         if quant.lower() in ("a", "an") and kind in ("spouse", "parent"):
@@ -361,7 +406,7 @@ def _on_sex_title(m: re.Match[str], text: str, st: _State) -> bool:
     title = None if word in _NOT_TITLES else normalize_title(_TITLE_SPELLINGS.get(word, word))
     sex = normalize_sex(word) or _SEX_WORDS.get(word) or _TITLE_SEX.get(title or "")
     if title is not None:
-        phrase = f"rare title ({said})" if title == "Rare" else f"title {title}"
+        phrase = f"rare title ({m.group(1)})" if title == "Rare" else f"title {title}"
         st.claim("title", title, m.start(), said, phrase)
     if sex is not None:
         st.claim("sex", sex, m.start(), said, sex)
@@ -401,10 +446,10 @@ def _normalize(text: str) -> str:
 
 def _quote(texts: Iterable[str]) -> str:
     quoted = [f"“{t.strip()}”" for t in texts]
-    if len(quoted) > 3:
-        quoted = [*quoted[:3], "…"]
     if len(quoted) == 2:
         return f"both {quoted[0]} and {quoted[1]}"
+    if len(quoted) > 3:
+        return ", ".join(quoted[:3]) + " and more"
     return ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
 
 
@@ -418,7 +463,12 @@ def _companion_claims(st: _State) -> None:
         total: float = 0
         for kind in dict.fromkeys(c.kind for c in mentions):
             of_kind = [c for c in mentions if c.kind == kind]
-            roles = {r for c in of_kind if c.role for r in (("mother", "father") if c.role == "both" else (c.role,))}
+            roles = {
+                r
+                for c in of_kind
+                if c.role
+                for r in (("mother", "father") if c.role == "both" else (c.role,))
+            }
             count = sum(c.count for c in of_kind if c.role is None) + len(roles)
             total += count
             st.phrases.append(_Phrase(of_kind[0].start, _count_phrase(kind, count), (name,)))
@@ -426,20 +476,17 @@ def _companion_claims(st: _State) -> None:
         st.claims.append(_Claim(name, value, mentions[0].start, mentions[0].text))
 
 
-def _resolve(st: _State) -> tuple[dict[str, object], list[str], set[str]]:
+def _resolve(st: _State) -> tuple[dict[str, object], list[str]]:
     contradictions: list[str] = []
     dropped: set[str] = set()
 
     if st.alone:
         start, said = st.alone[0]
-        company = [c for c in st.companions if c.count != 0] + [
-            _Companion("", 0, None, c.start, c.text)
-            for c in st.claims
-            if c.field in ("sibsp", "parch") and c.value != 0
+        company = [(c.start, c.text) for c in st.companions if c.count != 0] + [
+            (c.start, c.text) for c in st.claims if c.field in ("sibsp", "parch") and c.value != 0
         ]
         if company:
-            first = min(company, key=lambda c: c.start)
-            contradictions.append(f"You said “{said.strip()}” but also “{first.text.strip()}”.")
+            contradictions.append(f"You said “{said.strip()}” but also “{min(company)[1].strip()}”.")
             dropped |= {"sibsp", "parch"}
         else:
             st.phrases.append(_Phrase(start, "travelling alone", ("sibsp", "parch")))
@@ -465,7 +512,7 @@ def _resolve(st: _State) -> tuple[dict[str, object], list[str], set[str]]:
     if "sex" in dropped and values.get("title") in _TITLE_SEX:
         del values["title"]
         dropped.add("title")
-    return values, contradictions, dropped
+    return values, contradictions
 
 
 def _words(text: str, start: int = 0) -> list[tuple[int, str]]:
@@ -503,7 +550,7 @@ def parse(text: str) -> ParseResult:
             pieces.append(work[last:])
             work = "".join(pieces)
 
-    values, contradictions, dropped = _resolve(st)
+    values, contradictions = _resolve(st)
 
     understood: list[str] = []
     for p in sorted(st.phrases, key=lambda p: p.start):

@@ -178,11 +178,11 @@ class Passenger:
             errors["embarked"] = "Port must be Cherbourg (C), Queenstown (Q) or Southampton (S)."
         if self.title is not None and self.title not in TITLES:
             errors["title"] = f"Title must be one of {', '.join(TITLES)}."
-        elif self.title is not None and self.sex is not None:
-            if (self.sex == "male" and self.title in _FEMALE_TITLES) or (
-                self.sex == "female" and self.title in _MALE_TITLES
-            ):
-                errors["title"] = f"{self.title} is not a title for a {self.sex} passenger."
+        elif self.title is not None and (
+            (self.sex == "male" and self.title in _FEMALE_TITLES)
+            or (self.sex == "female" and self.title in _MALE_TITLES)
+        ):
+            errors["title"] = f"{self.title} is not a title for a {self.sex} passenger."
         for name in require:
             if getattr(self, name) is None and name not in errors:
                 errors[name] = f"Please give the {self.LABELS[name]}."

@@ -222,7 +222,7 @@ class FakeSlackWebAPI:
         latency: float = 0.0,
     ) -> None:
         """``token``: the only accepted token (``None`` accepts any non-empty one). ``fail_channels``:
-        channel id -> error for chat.postMessage/postEphemeral/conversations.info. ``trigger_ttl``:
+        channel id -> error for chat.* and conversations.info (e.g. ``not_in_channel``). ``trigger_ttl``:
         seconds a trigger id issued by ``issue_trigger_id()`` stays valid (Slack: ~3 s; ``None`` = no
         expiry). ``latency``: seconds added to every Web API answer (benchmarks)."""
         self.token = token

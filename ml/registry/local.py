@@ -112,8 +112,8 @@ class LocalRegistry(ModelRegistry):
         self.models_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / DB_FILE
         self._local = threading.local()
+        self.connection().executescript(SCHEMA)  # idempotent DDL; executescript manages its own commit
         with self.transaction() as db:
-            db.executescript(SCHEMA)
             db.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (model_name,))
         self._cache: dict[str, SurvivalModel] = {}
 

@@ -1,0 +1,90 @@
+"""From a passenger (or free text) to the reply the bot sends: shared by commands, views and actions."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import blocks
+from bot.services import Services
+from ml.parser import ParseResult, parse
+from ml.passenger import Passenger, PassengerError
+from ml.registry.base import RegistryError
+from ml.scoring import ModelUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message body for respond()/chat.post*: blocks plus the notification fallback text."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def prediction_reply(services: Services, passenger: Passenger, *, shared_by: str | None = None) -> Reply:
+    try:
+        prediction = services.scorer.predict(passenger)
+    except (ModelUnavailableError, RegistryError) as exc:
+        log.warning("model unavailable: %s", exc)
+        return Reply("The model is unavailable right now.", blocks.unavailable_blocks())
+    return Reply(
+        f"{prediction.percent}% chance of survival. {prediction.verdict}",
+        blocks.prediction_blocks(prediction, passenger, model_name=services.model_name, shared_by=shared_by),
+    )
+
+
+@dataclass(frozen=True)
+class TextOutcome:
+    """What free text means: a passenger to score, or a reply that needs no model."""
+
+    passenger: Passenger | None = None
+    reply: Reply | None = None
+
+
+def understand(text: str) -> TextOutcome:
+    """Parse free text; nonsense gets help, bad values a plain refusal, missing class/sex the form."""
+    parsed: ParseResult = parse(text)
+    if parsed.empty:
+        return TextOutcome(
+            reply=Reply("I couldn't find a passenger in that.", blocks.not_understood_blocks(text))
+        )
+    if parsed.contradictions:
+        return TextOutcome(
+            reply=Reply(
+                "That description contradicts itself.",
+                blocks.refusal_blocks(parsed.contradictions, parsed.understood),
+            )
+        )
+    try:
+        passenger = parsed.passenger()
+    except PassengerError as exc:
+        return TextOutcome(
+            reply=Reply(str(exc), blocks.refusal_blocks(exc.errors.values(), parsed.understood))
+        )
+    missing = passenger.missing()
+    if missing:
+        return TextOutcome(
+            reply=Reply(
+                "I need a little more to answer.",
+                blocks.missing_blocks(missing, passenger, parsed.understood),
+            )
+        )
+    return TextOutcome(passenger=passenger)
+
+
+def model_card_reply(services: Services) -> Reply:
+    try:
+        version = services.scorer.model_card()
+    except (ModelUnavailableError, RegistryError) as exc:
+        log.warning("model unavailable: %s", exc)
+        return Reply("The model is unavailable right now.", blocks.unavailable_blocks())
+    return Reply(
+        f"Model card: {version.model_name} {version.version}",
+        blocks.model_card_blocks(version, backend=services.registry.backend),
+    )

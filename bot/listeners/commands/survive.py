@@ -1,0 +1,42 @@
+"""`/survive`: help, model card, the form, or an answer to free text."""
+
+from __future__ import annotations
+
+from logging import Logger
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.answers import model_card_reply, prediction_reply, understand
+from bot.services import Services
+
+HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
+MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
+
+
+def survive_command(
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
+) -> None:
+    services = Services.of(context)
+    text = (command.get("text") or "").strip()
+    keyword = text.lower()
+    if not text:
+        ack()  # the trigger id lives ~3 s: open the form before anything slow
+        client.views_open(trigger_id=command["trigger_id"], view=blocks.survive_modal(command["channel_id"]))
+        return
+    if keyword in HELP_WORDS:
+        ack(text="How to use /survive", blocks=blocks.help_blocks())
+        return
+    if keyword in MODEL_WORDS:
+        ack()
+        respond(**model_card_reply(services).as_kwargs())
+        return
+    outcome = understand(text)
+    if outcome.reply is not None:
+        ack(**outcome.reply.as_kwargs())
+        return
+    ack()
+    assert outcome.passenger is not None
+    respond(**prediction_reply(services, outcome.passenger).as_kwargs())

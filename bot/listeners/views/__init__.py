@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.blocks import SURVIVE_MODAL
+from bot.listeners.views.survive_modal import survive_modal_submitted
+
+
+def register(app: App) -> None:
+    app.view(SURVIVE_MODAL)(survive_modal_submitted)

@@ -1,0 +1,55 @@
+"""What listeners need, built once and handed to the app (no module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bot.settings import BotSettings
+from ml.config import MLSettings
+from ml.registry.base import ModelRegistry
+from ml.scoring import Scorer
+
+if TYPE_CHECKING:
+    from ml.retrain import RetrainService
+
+CONTEXT_KEY = "lifeboat"
+
+
+@dataclass
+class Services:
+    ml_settings: MLSettings
+    bot_settings: BotSettings
+    registry: ModelRegistry
+    scorer: Any  # ml.scoring.Scorer or ml.snowflake.scoring.WarehouseScorer (same surface)
+    retrain: RetrainService | None = None
+
+    @classmethod
+    def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:
+        from ml.registry import open_registry
+
+        registry = open_registry(ml_settings)
+        scorer: Any
+        if ml_settings.backend == "snowflake" and ml_settings.scoring == "warehouse":
+            from ml.snowflake.scoring import WarehouseScorer
+
+            scorer = WarehouseScorer(registry)
+        else:
+            scorer = Scorer(registry)
+        services = cls(ml_settings, bot_settings, registry, scorer)
+        try:
+            from ml.retrain import RetrainService
+
+            services.retrain = RetrainService.from_settings(ml_settings, registry=registry)
+        except ImportError:  # retraining not available in this build
+            services.retrain = None
+        return services
+
+    @property
+    def model_name(self) -> str:
+        return self.registry.model_name
+
+    @staticmethod
+    def of(context: Any) -> Services:
+        """The services from a Bolt listener's `context` (put there by the app's middleware)."""
+        return context[CONTEXT_KEY]
