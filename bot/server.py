@@ -1,0 +1,56 @@
+"""`lifeboat run`: Socket Mode, HTTP mode, or (with no Slack credentials) the local playground."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from bot.settings import BotSettings
+from ml.config import MLSettings
+
+log = logging.getLogger("lifeboat.server")
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bool) -> int:
+    bot_settings = BotSettings.from_env()
+    port = port or bot_settings.port
+    if playground or not bot_settings.has_slack_credentials:
+        from bot.playground.server import run_playground
+
+        if not playground:
+            _say("No Slack credentials in the environment or .env: starting the local playground instead.")
+        return run_playground(ml_settings, port=port)
+
+    from bot.app import build_app
+    from bot.services import Services
+    from ml.jobs import ensure_model
+    from ml.registry.local import default_actor
+
+    services = Services.create(ml_settings, bot_settings)
+    try:
+        ensure_model(services.registry, actor=default_actor(), say=_say)
+        _say(
+            f"Serving {services.model_name} {services.scorer.version} from the {services.registry.backend} registry"
+        )
+    except Exception as exc:  # the bot stays up and tells users the model is unavailable
+        _say(f"Warning: no model can be served yet ({exc}); /survive will say so until one is registered.")
+    app = build_app(services)
+    if bot_settings.socket_mode and not http:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        _say("Connecting to Slack in Socket Mode…")
+        SocketModeHandler(app, bot_settings.app_token).start()
+        return 0
+    if not bot_settings.signing_secret:
+        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET (see .env.example)")
+    import uvicorn
+
+    from bot.http import build_asgi
+
+    _say(f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz)")
+    uvicorn.run(build_asgi(app, services), host="0.0.0.0", port=port, log_level="warning", access_log=False)
+    return 0

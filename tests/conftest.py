@@ -1,0 +1,48 @@
+"""Shared fixtures: a registry with one trained version, copied fresh for every test that needs it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ml.jobs import train_and_register
+from ml.registry.local import LocalRegistry
+from ml.training import TrainConfig
+
+# Enough search and CV to exercise every step, small enough to keep the suite fast.
+FAST_CONFIG = TrainConfig(candidates=2, search_repeats=1, cv_repeats=1)
+
+
+@pytest.fixture(scope="session")
+def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("template-home")
+    registry = LocalRegistry(home)
+    train_and_register(registry, actor="tests", comment="fixture model", config=FAST_CONFIG)
+    registry.close()
+    return home
+
+
+@pytest.fixture
+def home(trained_home_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A LIFEBOAT_HOME holding TITANIC V1 (the default), private to this test."""
+    target = tmp_path / "home"
+    shutil.copytree(trained_home_template, target)
+    monkeypatch.setenv("LIFEBOAT_HOME", str(target))
+    yield target
+
+
+@pytest.fixture
+def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    target = tmp_path / "empty-home"
+    monkeypatch.setenv("LIFEBOAT_HOME", str(target))
+    return target
+
+
+@pytest.fixture
+def registry(home: Path) -> Iterator[LocalRegistry]:
+    reg = LocalRegistry(home)
+    yield reg
+    reg.close()
