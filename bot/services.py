@@ -11,6 +11,8 @@ from ml.registry.base import ModelRegistry
 from ml.scoring import Scorer
 
 if TYPE_CHECKING:
+    from bot.admins import AdminPolicy
+    from bot.retrain_watch import RetrainWatcher
     from ml.retrain import RetrainService
 
 CONTEXT_KEY = "lifeboat"
@@ -23,6 +25,8 @@ class Services:
     registry: ModelRegistry
     scorer: Any  # ml.scoring.Scorer or ml.snowflake.scoring.WarehouseScorer (same surface)
     retrain: RetrainService | None = None
+    admins: AdminPolicy | None = None
+    watcher: RetrainWatcher | None = None
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:
@@ -36,14 +40,20 @@ class Services:
             scorer = WarehouseScorer(registry)
         else:
             scorer = Scorer(registry)
-        services = cls(ml_settings, bot_settings, registry, scorer)
-        try:
-            from ml.retrain import RetrainService
+        from bot.admins import AdminPolicy
+        from bot.retrain_watch import RetrainWatcher
+        from ml.retrain import RetrainService
 
-            services.retrain = RetrainService.from_settings(ml_settings, registry=registry)
-        except ImportError:  # retraining not available in this build
-            services.retrain = None
-        return services
+        retrain = RetrainService.from_settings(ml_settings, registry=registry)
+        return cls(
+            ml_settings,
+            bot_settings,
+            registry,
+            scorer,
+            retrain=retrain,
+            admins=AdminPolicy(bot_settings.admins, bot_settings.admins_include_workspace_admins),
+            watcher=RetrainWatcher(retrain.store),
+        )
 
     @property
     def model_name(self) -> str:

@@ -99,8 +99,10 @@ class ModelRegistry(ABC):
         created_by: str,
         data_fingerprint: str,
         info: dict[str, Any] | None = None,
+        make_default: bool = False,
     ) -> ModelVersion:
-        """Register a new immutable version. The first version ever registered becomes the default."""
+        """Register a new immutable version. The first version ever registered becomes the default;
+        `make_default` makes this one the default in the same step (atomically where the backend can)."""
 
     @abstractmethod
     def list_versions(self) -> list[ModelVersion]:
@@ -145,6 +147,14 @@ class ModelRegistry(ABC):
     @abstractmethod
     def history(self, limit: int = 20) -> list[AuditEvent]:
         """Audit events, newest first."""
+
+    def previous_default(self) -> str | None:
+        """The default before the current one, from the audit trail (what a rollback returns to)."""
+        current = self.get_default()
+        for event in self.history(500):
+            if event.details.get("default_changed") and event.to_version == current:
+                return event.from_version
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         pass

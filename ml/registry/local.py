@@ -160,6 +160,7 @@ class LocalRegistry(ModelRegistry):
         created_by: str,
         data_fingerprint: str,
         info: dict[str, Any] | None = None,
+        make_default: bool = False,
     ) -> ModelVersion:
         staging = self.models_dir / f".staging-{uuid.uuid4().hex}"
         model.save(staging)
@@ -201,22 +202,24 @@ class LocalRegistry(ModelRegistry):
                         artifact_sha,
                     ),
                 )
-                first = (
-                    db.execute(
-                        "SELECT default_version FROM models WHERE name = ?", (self.model_name,)
-                    ).fetchone()[0]
-                    is None
-                )
-                if first:
+                previous = db.execute(
+                    "SELECT default_version FROM models WHERE name = ?", (self.model_name,)
+                ).fetchone()[0]
+                becomes_default = make_default or previous is None
+                if becomes_default:
                     self._write_default(db, version)
                 self._write_audit(
                     db,
                     created_by,
                     "register",
-                    None,
+                    previous if becomes_default else None,
                     version,
                     "ok",
-                    {"metrics": metrics, "data_fingerprint": data_fingerprint, "default": first},
+                    {
+                        "metrics": metrics,
+                        "data_fingerprint": data_fingerprint,
+                        "default_changed": becomes_default,
+                    },
                 )
                 failpoints.hit("registry.before_commit")
         finally:
@@ -336,7 +339,9 @@ class LocalRegistry(ModelRegistry):
                 "SELECT default_version FROM models WHERE name = ?", (self.model_name,)
             ).fetchone()[0]
             self._write_default(db, name)
-            self._write_audit(db, actor, action, previous, name, "ok", details or {})
+            self._write_audit(
+                db, actor, action, previous, name, "ok", {**(details or {}), "default_changed": True}
+            )
         return previous
 
     # -- audit ---------------------------------------------------------------------------------

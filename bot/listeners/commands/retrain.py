@@ -1,0 +1,86 @@
+"""`/retrain` for admins: start a run, status, history, promote, rollback, help."""
+
+from __future__ import annotations
+
+from logging import Logger
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import retrain_blocks
+from bot.blocks import section
+from bot.services import Services
+from ml.registry.base import RegistryError
+from ml.retrain import STEPS, RetrainError, describe_busy, rollback
+from ml.runs import Busy
+
+
+def retrain_command(
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
+) -> None:
+    words = (command.get("text") or "").split()
+    sub = words[0].lower() if words else ""
+    if sub in ("help", "?", "-h", "--help"):
+        ack(text="How to use /retrain", blocks=retrain_blocks.help_blocks())
+        return
+    ack()  # the admin check may call users.info: answer Slack first
+    services = Services.of(context)
+    user = command["user_id"]
+    if services.retrain is None:
+        respond(text="Retraining is not available in this deployment.")
+        return
+    if not services.admins.is_admin(user, client):
+        services.retrain.record_refusal(user, f"/retrain {' '.join(words)}".strip())
+        respond(text="Only lifeboat admins can retrain.", blocks=retrain_blocks.refused_blocks())
+        return
+    try:
+        if sub in ("", "run", "start", "now"):
+            start_run(services, client, respond, user, command["channel_id"], logger)
+        elif sub == "status":
+            store = services.retrain.store
+            recent = store.recent(1)
+            respond(
+                text="Retraining status",
+                blocks=retrain_blocks.status_blocks(store.current(), recent[0] if recent else None),
+            )
+        elif sub == "history":
+            respond(text="Model history", blocks=retrain_blocks.history_blocks(services.registry.history(15)))
+        elif sub == "promote" and len(words) == 2:
+            previous = services.registry.set_default(words[1], actor=user, action="promote")
+            respond(
+                text=f"{services.model_name} default: {previous} → {services.registry.get_default()}",
+                response_type="in_channel",
+            )
+        elif sub == "rollback":
+            was, now = rollback(services.registry, actor=user)
+            respond(text=f"Rolled back {services.model_name}: {was} → {now}", response_type="in_channel")
+        else:
+            respond(
+                text="I didn't get that.",
+                blocks=[section(f"Unknown: `/retrain {' '.join(words)}`"), *retrain_blocks.help_blocks()],
+            )
+    except (RegistryError, RetrainError) as exc:
+        respond(text=f":warning: {exc}")
+
+
+def start_run(
+    services: Services, client: WebClient, respond: Respond, user: str, channel: str, logger: Logger
+) -> None:
+    assert services.retrain is not None
+    claim = services.retrain.start(user, origin={"channel": channel})
+    if isinstance(claim, Busy):
+        message = describe_busy(claim.run)
+        respond(text=message, blocks=retrain_blocks.busy_blocks(message))
+        return
+    run = claim.run
+    blocks = retrain_blocks.progress_blocks(run, STEPS)
+    try:
+        posted = client.chat_postMessage(channel=channel, text="Retraining started", blocks=blocks)
+    except SlackApiError as exc:  # not in that channel: follow the run in a DM instead
+        logger.info("cannot post in %s (%s): using a DM", channel, exc.response.get("error"))
+        dm = client.conversations_open(users=user)["channel"]["id"]
+        posted = client.chat_postMessage(channel=dm, text="Retraining started", blocks=blocks)
+    services.retrain.store.set_origin(run.id, {"channel": posted["channel"], "ts": posted["ts"]})
+    services.watcher.watch(run.id, client, posted["channel"], posted["ts"])

@@ -1,0 +1,345 @@
+"""Retraining runs: one at a time, with progress, a champion/challenger gate and an audit trail.
+
+A run trains a challenger with the same recipe, scores it and the current default (the champion)
+on the same frozen holdout, decides, and then registers the challenger with its metrics and the
+decision, making it the default in that same atomic step when it won. Anything that fails before
+that commit registers nothing and leaves the default untouched.
+
+The bot starts runs in a separate worker process (`python -m ml.retrain worker RUN_ID`) so training
+never competes with Slack's listener threads for the GIL; the CLI runs them in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml import failpoints
+from ml.config import MLSettings
+from ml.data import TARGET, load_csv
+from ml.metrics import evaluate
+from ml.registry.base import ModelRegistry, NoModelError, RegistryError
+from ml.runs import FAILED, SUCCEEDED, Acquired, Busy, Run, RunStore
+from ml.training import TrainConfig, holdout_mask, train
+
+log = logging.getLogger(__name__)
+
+STEPS = ("load data", "search", "cross-validate", "evaluate on holdout", "decide", "register")
+PRIMARY_METRIC = "log_loss"
+# Retraining the same recipe with another seed moves holdout log loss by ~0.01: within that, the
+# challenger counts as "not worse".
+TOLERANCE = 0.01
+HEARTBEAT_SECONDS = 5.0
+
+
+class RetrainError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+    challenger: dict[str, float]
+    champion: dict[str, float] | None
+    champion_version: str | None
+    baseline_log_loss: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "promote": self.promote,
+            "reason": self.reason,
+            "challenger": self.challenger,
+            "champion": self.champion,
+            "champion_version": self.champion_version,
+            "baseline_log_loss": self.baseline_log_loss,
+        }
+
+
+def sex_only_baseline(train_frame: Any, holdout: Any) -> float:
+    """Log loss on the holdout of 'women survive at the women's rate, men at the men's': the floor."""
+    rates = train_frame.groupby("sex")[TARGET].mean()
+    p = holdout["sex"].map(rates).fillna(train_frame[TARGET].mean()).to_numpy(dtype=float)
+    return evaluate(holdout[TARGET].to_numpy(), p)[PRIMARY_METRIC]
+
+
+def gate(
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    champion_version: str | None,
+    baseline: float,
+    tolerance: float = TOLERANCE,
+) -> Decision:
+    """Promote when the challenger beats the sex-only floor and is not worse than the champion."""
+    c = challenger[PRIMARY_METRIC]
+    if c >= baseline:
+        reason = (
+            f"kept {champion_version}: log loss {c:.3f} does not beat the sex-only baseline {baseline:.3f}"
+        )
+        return Decision(False, reason, challenger, champion, champion_version, baseline)
+    if champion is None:
+        return Decision(
+            True, f"promoted: no current default (log loss {c:.3f})", challenger, None, None, baseline
+        )
+    k = champion[PRIMARY_METRIC]
+    if c <= k + tolerance:
+        reason = f"promoted: log loss {c:.3f} vs {k:.3f} for {champion_version} (tolerance {tolerance})"
+        return Decision(True, reason, challenger, champion, champion_version, baseline)
+    reason = f"kept {champion_version}: log loss {c:.3f} vs {k:.3f} (worse by more than {tolerance})"
+    return Decision(False, reason, challenger, champion, champion_version, baseline)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run: Run
+
+    @property
+    def ok(self) -> bool:
+        return self.run.status == SUCCEEDED
+
+    def summary(self) -> str:
+        run = self.run
+        if not self.ok:
+            return f"Retraining run {run.id} failed at “{run.step}”: {run.error}"
+        return f"Retraining run {run.id}: registered {run.version} — {run.decision} ({run.duration:.1f}s)"
+
+
+def execute_run(
+    run_id: str,
+    registry: ModelRegistry,
+    store: RunStore,
+    *,
+    data: str | Path | None = None,
+    config: TrainConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Run:
+    """Do the work of an acquired run; always finishes it (succeeded or failed) and releases the lock."""
+    run = store.get(run_id)
+    if run is None:
+        raise RetrainError(f"no retraining run {run_id}")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                store.heartbeat(run_id)
+            except Exception:  # a missed beat is retried; the lease is several beats long
+                log.warning("heartbeat failed", exc_info=True)
+
+    def step(index: int) -> None:
+        name = STEPS[index]
+        store.progress(run_id, name, index + 1)
+        if progress:
+            progress(name)
+        failpoints.hit(f"retrain.{name.replace(' ', '_')}")
+
+    heart = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+    heart.start()
+    try:
+        step(0)
+        frame = load_csv(data)
+        held = holdout_mask(frame)
+        champion_version = registry.get_default()
+
+        def on_training_step(name: str) -> None:
+            if name in STEPS[1:4]:
+                step(STEPS.index(name))
+
+        result = train(frame, config, on_training_step)
+        holdout = frame[held]
+        y = holdout[TARGET].to_numpy()
+        challenger = result.holdout_metrics
+        champion = None
+        if champion_version is not None:
+            try:
+                champion_model = registry.load_model(champion_version)
+                champion = evaluate(y, champion_model.predict_frame(holdout))
+            except (RegistryError, ValueError) as exc:
+                log.warning(
+                    "champion %s cannot be scored (%s): judging the challenger alone", champion_version, exc
+                )
+        baseline = sex_only_baseline(frame[~held], holdout)
+        step(4)
+        decision = gate(challenger, champion, champion_version, baseline)
+        step(5)
+        version = registry.log_model(
+            result.model,
+            metrics=result.metrics(),
+            params=result.params,
+            comment=f"retraining run {run_id} by {run.actor}: {decision.reason}",
+            created_by=run.actor,
+            data_fingerprint=result.data_fingerprint,
+            info={
+                "n_rows": result.n_rows,
+                "n_train": result.n_train,
+                "n_holdout": result.n_holdout,
+                "holdout_fingerprint": result.holdout_fingerprint,
+                "train_seconds": round(result.seconds, 3),
+                "run_id": run_id,
+                "decision": decision.to_dict(),
+                **result.info,
+            },
+            make_default=decision.promote,
+        )
+        outcome = f"promoted {version.version}" if decision.promote else f"kept {champion_version}"
+        registry.audit(
+            run.actor,
+            "retrain",
+            from_version=champion_version,
+            to_version=version.version,
+            outcome=outcome,
+            details={
+                "run_id": run_id,
+                "reason": decision.reason,
+                "metrics": version.metrics,
+                "data_fingerprint": result.data_fingerprint,
+                "seconds": round(time.time() - run.started_at, 2),
+            },
+        )
+        store.finish(
+            run_id,
+            status=SUCCEEDED,
+            version=version.version,
+            decision=decision.reason,
+            promoted=decision.promote,
+            result={
+                "decision": decision.to_dict(),
+                "metrics": version.metrics,
+                "champion_version": champion_version,
+            },
+        )
+    except BaseException as exc:
+        message = str(exc) or exc.__class__.__name__
+        log.warning("retraining run %s failed: %s", run_id, message)
+        store.finish(run_id, status=FAILED, error=message[:500])
+        try:
+            registry.audit(
+                run.actor,
+                "retrain",
+                from_version=registry.get_default(),
+                outcome="failed",
+                details={"run_id": run_id, "error": message[:500]},
+            )
+        except Exception:  # the run record above already says it failed
+            log.warning("could not audit the failed run", exc_info=True)
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        stop.set()
+    final = store.get(run_id)
+    assert final is not None
+    return final
+
+
+def rollback(registry: ModelRegistry, *, actor: str) -> tuple[str, str]:
+    """Make the previous default the default again; returns (from, to)."""
+    current = registry.get_default()
+    if current is None:
+        raise NoModelError("there is no default version to roll back from")
+    previous = registry.previous_default()
+    if previous is None:
+        raise RegistryError(f"{current} is the first default: there is nothing to roll back to")
+    registry.set_default(previous, actor=actor, action="rollback")
+    return current, previous
+
+
+class RetrainService:
+    """Starts, runs and reports retraining runs against one registry."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        store: RunStore,
+        settings: MLSettings,
+        config: TrainConfig | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.settings = settings
+        self.config = config
+
+    @classmethod
+    def from_settings(cls, settings: MLSettings, registry: ModelRegistry | None = None) -> RetrainService:
+        from ml.registry import open_registry
+
+        registry = registry or open_registry(settings)
+        store = registry.run_store() if hasattr(registry, "run_store") else None
+        if store is None:
+            from ml.runs import SQLiteRunStore
+
+            store = SQLiteRunStore(registry)
+        return cls(registry, store, settings)
+
+    def start(self, actor: str, *, origin: dict[str, Any] | None = None) -> Acquired | Busy:
+        """Take the lock and launch a worker process; returns at once."""
+        claim = self.store.start(actor, len(STEPS), origin)
+        if isinstance(claim, Acquired):
+            try:
+                self._spawn(claim.run.id)
+            except OSError as exc:
+                self.store.finish(claim.run.id, status=FAILED, error=f"could not start the worker: {exc}")
+                raise RetrainError(f"could not start the retraining worker: {exc}") from exc
+        return claim
+
+    def _spawn(self, run_id: str) -> None:
+        env = dict(os.environ)
+        env["LIFEBOAT_HOME"] = str(self.settings.home)
+        env["LIFEBOAT_BACKEND"] = self.settings.backend
+        subprocess.Popen(
+            [sys.executable, "-m", "ml.retrain", "worker", run_id],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None,
+            start_new_session=True,  # a bot restart does not kill a run halfway
+        )
+
+    def run_blocking(
+        self, actor: str, *, data: str | Path | None = None, progress: Callable[[str], None] | None = None
+    ) -> RunOutcome:
+        claim = self.store.start(actor, len(STEPS), {"via": "cli"})
+        if isinstance(claim, Busy):
+            raise RetrainError(describe_busy(claim.run))
+        run = execute_run(
+            claim.run.id, self.registry, self.store, data=data, config=self.config, progress=progress
+        )
+        return RunOutcome(run)
+
+    def record_refusal(self, actor: str, why: str) -> None:
+        self.registry.audit(actor, "retrain-refused", outcome="refused", details={"why": why})
+
+
+def describe_busy(run: Run) -> str:
+    started = time.strftime("%H:%M:%S UTC", time.gmtime(run.started_at))
+    return (
+        f"A retraining run is already in progress, started by {run.actor} at {started}: "
+        f"step {run.step_index} of {run.steps_total} ({run.step})."
+    )
+
+
+def _worker_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ml.retrain")
+    sub = parser.add_subparsers(dest="command", required=True)
+    worker = sub.add_parser("worker")
+    worker.add_argument("run_id")
+    worker.add_argument("--data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-worker %(levelname)s %(message)s")
+    service = RetrainService.from_settings(MLSettings.from_env())
+    # One training thread: the other core stays free for the bot's /survive traffic.
+    config = TrainConfig(nthread=1)
+    run = execute_run(args.run_id, service.registry, service.store, data=args.data, config=config)
+    return 0 if run.status == SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_worker_main(sys.argv[1:]))
