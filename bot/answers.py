@@ -6,6 +6,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
 from bot import blocks
 from bot.services import Services
 from ml.parser import ParseResult, parse
@@ -14,6 +17,9 @@ from ml.registry.base import RegistryError
 from ml.scoring import ModelUnavailableError
 
 log = logging.getLogger(__name__)
+
+# Errors that mean "the bot can't post there": answer in a DM instead.
+NOT_POSTABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
 
 
 @dataclass(frozen=True)
@@ -88,3 +94,24 @@ def model_card_reply(services: Services) -> Reply:
         f"Model card: {version.model_name} {version.version}",
         blocks.model_card_blocks(version, backend=services.registry.backend),
     )
+
+
+def failure_reply() -> Reply:
+    """What a user sees when something broke on our side: no details (those go to the log)."""
+    return Reply("Something went wrong on our side.", blocks.failure_blocks())
+
+
+def deliver(
+    client: WebClient, user: str, channel: str | None, reply: Reply, logger: logging.Logger = log
+) -> None:
+    """Ephemeral in `channel` for `user`; a DM when there is no channel or the bot can't post there."""
+    if channel:
+        try:
+            client.chat_postEphemeral(channel=channel, user=user, **reply.as_kwargs())
+            return
+        except SlackApiError as exc:
+            if exc.response.get("error") not in NOT_POSTABLE:
+                raise
+            logger.info("cannot post in %s (%s): answering by DM", channel, exc.response.get("error"))
+    dm = client.conversations_open(users=user)["channel"]["id"]
+    client.chat_postMessage(channel=dm, **reply.as_kwargs())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -10,8 +11,9 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot import blocks
+from bot.answers import failure_reply
 from bot.listeners import register
+from bot.listeners.guard import describe, tell_user
 from bot.services import CONTEXT_KEY, Services
 
 log = logging.getLogger("lifeboat.bot")
@@ -49,22 +51,19 @@ def build_app(services: Services, *, listener_threads: int = 16) -> App:
 
     @app.error
     def on_error(
-        error: Exception, body: dict[str, Any], respond: Any, logger: logging.Logger
+        error: Exception, body: dict[str, Any], context: Any, client: WebClient, response: BoltResponse | None
     ) -> BoltResponse | None:
-        kind = body.get("type") or ("slash_command" if body.get("command") else "unknown")
-        user = (body.get("user") or {}).get("id") or body.get("user_id")
-        log.exception(
-            "listener failed: %s (kind=%s user=%s command=%s)", error, kind, user, body.get("command")
-        )
-        if respond is not None and (body.get("response_url") or body.get("response_urls")):
-            try:
-                respond(
-                    text="Something went wrong on our side.",
-                    blocks=blocks.failure_blocks(),
-                    replace_original=False,
-                )
-            except Exception:  # the user-facing note is best effort; the log above has the cause
-                log.warning("could not tell the user about the failure", exc_info=True)
-        return None
+        # Listeners are wrapped (bot.listeners.guard), so this sees failures before ack(), in
+        # middleware, or in unwrapped listeners. The traceback goes to the log, never to Slack.
+        log.error("listener failed: %s (%s)", error, describe(body), exc_info=error)
+        if response is not None and body.get("command"):
+            # Not acknowledged yet: the apology is the acknowledgement (a 500 shows "dispatch_failed").
+            return BoltResponse(
+                status=200,
+                body=json.dumps({"response_type": "ephemeral", **failure_reply().as_kwargs()}),
+                headers={"content-type": "application/json;charset=utf-8"},
+            )
+        tell_user(body, context, client)
+        return BoltResponse(status=200, body="") if response is not None else None
 
     return app

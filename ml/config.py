@@ -33,6 +33,15 @@ def env_bool(name: str, default: bool = False) -> bool:
     return default if not value else value.lower() in ("1", "true", "yes", "on")
 
 
+def env_int(name: str, default: int, minimum: int = 0) -> int:
+    text = env(name)
+    if not text:
+        return default
+    if not text.lstrip("-").isdigit() or int(text) < minimum:
+        raise ValueError(f"{name} must be a whole number ≥ {minimum} (got “{text}”)")
+    return int(text)
+
+
 @dataclass(frozen=True)
 class MLSettings:
     backend: str = "local"  # "local" or "snowflake"
@@ -44,6 +53,11 @@ class MLSettings:
     snowflake_schema: str = "PUBLIC"
     snowflake_table: str = "TITANIC_DATA"
     snowflake_warehouse: str = ""
+    # Training cost knobs (bigger = slower, steadier estimates); see ml.training.TrainConfig.
+    seed: int = 42
+    search_candidates: int = 8
+    search_repeats: int = 2
+    cv_repeats: int = 3
 
     @classmethod
     def from_env(cls) -> MLSettings:
@@ -65,6 +79,10 @@ class MLSettings:
             snowflake_schema=env("LIFEBOAT_SNOWFLAKE_SCHEMA", "PUBLIC").upper(),
             snowflake_table=env("LIFEBOAT_SNOWFLAKE_TABLE", "TITANIC_DATA").upper(),
             snowflake_warehouse=env("LIFEBOAT_SNOWFLAKE_WAREHOUSE").upper(),
+            seed=env_int("LIFEBOAT_SEED", 42),
+            search_candidates=env_int("LIFEBOAT_SEARCH_CANDIDATES", 8, minimum=1),
+            search_repeats=env_int("LIFEBOAT_SEARCH_REPEATS", 2, minimum=1),
+            cv_repeats=env_int("LIFEBOAT_CV_REPEATS", 3, minimum=1),
         )
 
     def redacted(self) -> dict[str, str]:

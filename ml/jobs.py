@@ -52,12 +52,16 @@ def train_and_register(
     return Trained(result, version)
 
 
-def ensure_model(registry: ModelRegistry, *, actor: str, say: Callable[[str], None]) -> str:
+def ensure_model(
+    registry: ModelRegistry, *, actor: str, say: Callable[[str], None], config: TrainConfig | None = None
+) -> str:
     """Make sure a default version exists, training the first one from the shipped data if needed."""
     default = registry.get_default()
     if default is not None:
         return default
     say("No model is registered yet: training the first version from the shipped Titanic data...")
-    trained = train_and_register(registry, actor=actor, comment="first version, trained automatically")
+    trained = train_and_register(
+        registry, actor=actor, comment="first version, trained automatically", config=config
+    )
     say(f"Registered {registry.model_name} {trained.version.version} (now the default).")
     return trained.version.version

@@ -121,6 +121,7 @@ def execute_run(
     data: str | Path | None = None,
     config: TrainConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    tolerance: float = TOLERANCE,
 ) -> Run:
     """Do the work of an acquired run; always finishes it (succeeded or failed) and releases the lock."""
     run = store.get(run_id)
@@ -169,7 +170,7 @@ def execute_run(
                 )
         baseline = sex_only_baseline(frame[~held], holdout)
         step(4)
-        decision = gate(challenger, champion, champion_version, baseline)
+        decision = gate(challenger, champion, champion_version, baseline, tolerance)
         step(5)
         version = registry.log_model(
             result.model,
@@ -261,11 +262,13 @@ class RetrainService:
         store: RunStore,
         settings: MLSettings,
         config: TrainConfig | None = None,
+        tolerance: float = TOLERANCE,
     ) -> None:
         self.registry = registry
         self.store = store
         self.settings = settings
         self.config = config
+        self.tolerance = tolerance
 
     @classmethod
     def from_settings(cls, settings: MLSettings, registry: ModelRegistry | None = None) -> RetrainService:
@@ -277,7 +280,7 @@ class RetrainService:
             from ml.runs import SQLiteRunStore
 
             store = SQLiteRunStore(registry)
-        return cls(registry, store, settings)
+        return cls(registry, store, settings, TrainConfig.from_settings(settings))
 
     def start(self, actor: str, *, origin: dict[str, Any] | None = None) -> Acquired | Busy:
         """Take the lock and launch a worker process; returns at once."""
@@ -310,7 +313,13 @@ class RetrainService:
         if isinstance(claim, Busy):
             raise RetrainError(describe_busy(claim.run))
         run = execute_run(
-            claim.run.id, self.registry, self.store, data=data, config=self.config, progress=progress
+            claim.run.id,
+            self.registry,
+            self.store,
+            data=data,
+            config=self.config,
+            progress=progress,
+            tolerance=self.tolerance,
         )
         return RunOutcome(run)
 
@@ -336,7 +345,7 @@ def _worker_main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-worker %(levelname)s %(message)s")
     service = RetrainService.from_settings(MLSettings.from_env())
     # One training thread: the other core stays free for the bot's /survive traffic.
-    config = TrainConfig(nthread=1)
+    config = TrainConfig.from_settings(service.settings, nthread=1)
     run = execute_run(args.run_id, service.registry, service.store, data=args.data, config=config)
     return 0 if run.status == SUCCEEDED else 1
 

@@ -57,6 +57,19 @@ class TrainConfig:
     nthread: int = 2
 
 
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> TrainConfig:
+        """The recipe's cost knobs from MLSettings (LIFEBOAT_SEARCH_CANDIDATES, ...)."""
+        values = {
+            "seed": settings.seed,
+            "candidates": settings.search_candidates,
+            "search_repeats": settings.search_repeats,
+            "cv_repeats": settings.cv_repeats,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     model: SurvivalModel

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import prediction_reply
+from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.passenger import Passenger, PassengerError
 
@@ -21,12 +22,14 @@ def _passenger(action: dict[str, Any]) -> Passenger:
         return Passenger()  # a stale or tampered button still opens an empty form
 
 
+@guarded
 def open_form(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
     ack()
     channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
     client.views_open(trigger_id=body["trigger_id"], view=blocks.survive_modal(channel, _passenger(action)))
 
 
+@guarded
 def share_in_channel(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: Any, logger: Logger
 ) -> None:

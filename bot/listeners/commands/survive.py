@@ -10,12 +10,14 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import model_card_reply, prediction_reply, understand
+from bot.listeners.guard import guarded
 from bot.services import Services
 
 HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
 
 
+@guarded
 def survive_command(
     ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
 ) -> None:

@@ -7,17 +7,17 @@ from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import blocks
-from bot.answers import Reply, prediction_reply
+from bot.answers import NOT_POSTABLE, deliver, prediction_reply
+from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.passenger import Passenger, PassengerError
 
-# Errors that mean "the bot can't post there": answer in a DM instead.
-NOT_POSTABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
+__all__ = ["NOT_POSTABLE", "deliver", "survive_modal_submitted"]
 
 
+@guarded
 def survive_modal_submitted(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any, logger: Logger
 ) -> None:
@@ -33,17 +33,3 @@ def survive_modal_submitted(
     user = body["user"]["id"]
     channel = blocks.channel_from_metadata(view.get("private_metadata", ""))
     deliver(client, user, channel, prediction_reply(services, passenger), logger)
-
-
-def deliver(client: WebClient, user: str, channel: str | None, reply: Reply, logger: Logger) -> None:
-    """Ephemeral in the channel the form came from; a DM when the bot can't post there."""
-    if channel:
-        try:
-            client.chat_postEphemeral(channel=channel, user=user, **reply.as_kwargs())
-            return
-        except SlackApiError as exc:
-            if exc.response.get("error") not in NOT_POSTABLE:
-                raise
-            logger.info("cannot post in %s (%s): answering by DM", channel, exc.response.get("error"))
-    dm = client.conversations_open(users=user)["channel"]["id"]
-    client.chat_postMessage(channel=dm, **reply.as_kwargs())

@@ -1,0 +1,79 @@
+"""Failures inside listeners: the log gets the traceback, the user a friendly line, Slack its ack.
+
+Why listeners are wrapped instead of leaving everything to `@app.error`: in slack-bolt 1.30's
+`ThreadListenerRunner`, an exception raised *after* `ack()` resets `ack.response` to None. If that
+happens within the ~10 ms the request thread sleeps between looks at `ack.response`, Bolt never
+sees the ack, answers Slack with 404 after 3 s (the user sees an error, a modal stays stuck), and
+logs "didn't call ack()". So a failure after ack() is handled here and not re-raised. A failure
+before ack() is re-raised: the app's error handler then answers the request itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from slack_bolt.kwargs_injection.args import Args
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.answers import deliver, failure_reply
+
+log = logging.getLogger("lifeboat.bot")
+
+_ARG_NAMES = frozenset(inspect.signature(Args.__init__).parameters) - {"self", "kwargs"} | {"request"}
+
+
+def describe(body: Mapping[str, Any]) -> str:
+    """kind/user/command of a request, for log lines (never tokens or free text)."""
+    kind = body.get("type") or ("slash_command" if body.get("command") else "unknown")
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    return f"kind={kind} user={user} command={body.get('command')}"
+
+
+def tell_user(body: Mapping[str, Any], context: Any, client: WebClient | None) -> None:
+    """Best effort: the friendly failure message where the answer would have gone."""
+    reply = failure_reply()
+    try:
+        if context is not None and context.response_url:
+            context.respond(replace_original=False, **reply.as_kwargs())
+            return
+        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        if client is None or not user:
+            return
+        channel = (context.channel_id if context is not None else None) or blocks.channel_from_metadata(
+            (body.get("view") or {}).get("private_metadata", "")
+        )
+        deliver(client, user, channel, reply)
+    except Exception:  # the log already has the cause; don't fail the failure path
+        log.warning("could not tell the user about the failure", exc_info=True)
+
+
+def guarded(listener: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a listener (any of Bolt's injectable argument names) so that an exception after
+    `ack()` is logged and reported to the user instead of being raised into Bolt (see above)."""
+    names = list(inspect.signature(listener).parameters)
+    unknown = set(names) - _ARG_NAMES
+    if unknown:
+        raise TypeError(f"{listener.__name__}: not a Bolt listener argument: {sorted(unknown)}")
+
+    # Bolt injects by parameter name; `args` gets everything. No functools.wraps: Bolt would unwrap
+    # __wrapped__ and read the inner signature.
+    def run(args: Args) -> None:
+        try:
+            listener(**{name: getattr(args, name) for name in names})
+        except Exception:
+            if args.ack.response is None:
+                raise  # not acknowledged: the app's error handler answers this request
+            log.exception("listener %s failed after ack (%s)", listener.__name__, describe(args.body))
+            tell_user(args.body, args.context, args.client)
+
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(run, attribute, getattr(listener, attribute))
+    run.inner = listener  # type: ignore[attr-defined]
+    return run
+
+
+__all__ = ["describe", "guarded", "tell_user"]
