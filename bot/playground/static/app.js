@@ -114,14 +114,14 @@ async function poll() {
       const response = await fetch(`${API}/events?after=${S.after}&wait=${WAIT}`, { cache: "no-store" });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const data = await response.json();
-      if (S.session !== data.session || data.last < S.after) {
-        // A new server (restart) or a different log: start again from the first event.
-        const first = S.session === null;
+      if ((S.session !== null && data.session !== S.session) || data.last < S.after) {
+        // The server restarted (or its log is shorter than ours): replay from the first event.
         reset();
         S.session = data.session;
-        if (!first || S.after !== 0) continue;
-        if (data.events.length && data.events[0].seq !== 1) continue;
+        render();
+        continue;
       }
+      S.session = data.session;
       for (const event of data.events) apply(event);
       S.after = data.last;
       setStatus(null);
