@@ -138,15 +138,17 @@ def help_blocks(intro: str | None = None) -> list[Block]:
 
 
 def not_understood_blocks(text: str) -> list[Block]:
-    return help_blocks(f":thinking_face: I couldn't find a passenger in “{_escape(text)}”. Try one of these:")
+    return help_blocks(
+        f":thinking_face: I couldn't find a passenger in “{_escape(text, ECHO_LIMIT)}”. Try one of these:"
+    )
 
 
 def refusal_blocks(problems: Iterable[str], understood: Sequence[str] = ()) -> list[Block]:
     """Out-of-range or contradictory input: refused plainly, with no probability."""
-    lines = "\n".join(f"• {p}" for p in problems)
+    lines = "\n".join(f"• {_escape(p)}" for p in problems)
     blocks = [section(f":warning: I can't score that:\n{lines}")]
     if understood:
-        blocks.append(context("Understood: " + " · ".join(understood)))
+        blocks.append(context("Understood: " + " · ".join(_escape(u) for u in understood)))
     blocks.append(context("Try `/survive help` for examples, or `/survive` for a form."))
     return blocks
 
@@ -163,7 +165,7 @@ def missing_blocks(missing: Sequence[str], said: Passenger, understood: Sequence
         },
     ]
     if understood:
-        blocks.insert(1, context("Understood: " + " · ".join(understood)))
+        blocks.insert(1, context("Understood: " + " · ".join(_escape(u) for u in understood)))
     return blocks
 
 
@@ -191,7 +193,7 @@ def model_card_blocks(version: ModelVersion, *, backend: str) -> list[Block]:
     info = version.info
     fields = [
         _text(f"*Version*\n{version.model_name} {version.version} (default)"),
-        _text(f"*Trained*\n{version.created_at.replace('T', ' ')[:16]} UTC by {version.created_by}"),
+        _text(f"*Trained*\n{version.created_at.replace('T', ' ')[:16]} UTC by {_escape(version.created_by)}"),
         _text(f"*Data*\n{info.get('n_rows', '?')} passengers ({info.get('n_holdout', '?')} held out)"),
         _text(f"*Registry*\n{backend}"),
     ]
@@ -204,7 +206,7 @@ def model_card_blocks(version: ModelVersion, *, backend: str) -> list[Block]:
         ),
     ]
     if version.comment:
-        blocks.append(context(version.comment))
+        blocks.append(context(_escape(version.comment)))
     blocks.append(context(f"XGBoost · data fingerprint `{version.data_fingerprint}`"))
     return blocks
 
@@ -247,8 +249,15 @@ def _number(decimal: bool, initial: float | int | None, placeholder: str) -> dic
         "placeholder": _plain(placeholder),
     }
     if initial is not None:
-        element["initial_value"] = f"{initial:g}"
+        element["initial_value"] = number_text(initial)
     return element
+
+
+def number_text(number: float) -> str:
+    """29.0 -> "29", 0.42 -> "0.42", 1e-05 -> "0.00001": Slack's number input reads no exponents."""
+    if float(number).is_integer():
+        return str(int(number))
+    return f"{number:.6f}".rstrip("0").rstrip(".") or "0"
 
 
 def survive_modal(channel_id: str, initial: Passenger | None = None) -> dict[str, Any]:
@@ -311,6 +320,16 @@ def channel_from_metadata(private_metadata: str) -> str | None:
         return None
 
 
-def _escape(text: str) -> str:
-    """Slack mrkdwn control characters, so user text can't inject mentions or links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:200]
+ECHO_LIMIT = 200  # characters of user text quoted back
+
+
+def _escape(text: str, limit: int | None = None) -> str:
+    """Slack mrkdwn control characters, so user text can't inject mentions, links or @channel.
+
+    Slack already sends `&`, `<`, `>` in slash-command text as entities: decode those first so
+    they are not escaped twice ("&amp;amp;" would show as "&amp;"). Cut before escaping, so an
+    entity is never cut in half."""
+    raw = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    if limit is not None and len(raw) > limit:
+        raw = raw[: limit - 1] + "…"
+    return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

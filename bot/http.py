@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,11 +24,21 @@ EVENTS_PATH = "/slack/events"
 
 
 def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    verifier = SignatureVerifier(services.bot_settings.signing_secret)
+
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        bolt_request = BoltRequest(
-            body=body.decode("utf-8"), query=request.url.query, headers=dict(request.headers)
-        )
+        headers = dict(request.headers)
+        try:
+            # Bolt parses the body before it checks the signature: garbage must not become a 500.
+            # Invalid UTF-8 is replaced, so such a body can't match its signature: 401 from Bolt.
+            bolt_request = BoltRequest(
+                body=body.decode("utf-8", "replace"), query=request.url.query, headers=headers
+            )
+        except ValueError:
+            if services.bot_settings.signing_secret and not verifier.is_valid_request(body, headers):
+                return JSONResponse({"error": "invalid request"}, status_code=401)
+            return JSONResponse({"error": "unreadable request body"}, status_code=400)
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         return Response(
             content=bolt_response.body,

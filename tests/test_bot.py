@@ -125,13 +125,21 @@ def form_state(**fields: Any) -> dict[str, Any]:
     for name in blocks.FORM_FIELDS:
         value = fields.get(name)
         if name in selects:
-            option = None if value is None else {"text": {"type": "plain_text", "text": str(value)}, "value": str(value)}
+            option = (
+                None
+                if value is None
+                else {"text": {"type": "plain_text", "text": str(value)}, "value": str(value)}
+            )
             values[name] = {blocks.VALUE: {"type": selects[name], "selected_option": option}}
         elif name == "sex":
-            option = None if value is None else {"text": {"type": "plain_text", "text": value}, "value": value}
+            option = (
+                None if value is None else {"text": {"type": "plain_text", "text": value}, "value": value}
+            )
             values[name] = {blocks.VALUE: {"type": "radio_buttons", "selected_option": option}}
         else:
-            values[name] = {blocks.VALUE: {"type": "number_input", "value": None if value is None else str(value)}}
+            values[name] = {
+                blocks.VALUE: {"type": "number_input", "value": None if value is None else str(value)}
+            }
     return values
 
 
@@ -484,9 +492,7 @@ def test_an_exception_in_a_listener_gives_a_friendly_message_and_no_traceback(bo
     assert bot.healthz()["ok"] is True
 
 
-def test_an_exception_before_ack_still_answers_the_command(
-    bot: Bot, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_exception_before_ack_still_answers_the_command(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(text: str) -> Any:
         raise ValueError("kaboom in the parser, line 42")
 
