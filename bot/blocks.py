@@ -98,7 +98,8 @@ def prediction_blocks(
     if prediction.assumptions:
         blocks.append(context(":information_source: Assumed: " + ", ".join(prediction.assumptions)))
     blocks.append(
-        context(f"Model {model_name} {prediction.version} · probabilities are calibrated on 891 passengers")
+        # No data size here: a retrained version may have learnt from another passenger list.
+        context(f"Model {model_name} {prediction.version} · an estimate from the Titanic's passenger records")
     )
     if shared_by is None:
         value = encode_passenger(said)

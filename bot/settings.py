@@ -22,7 +22,7 @@ class BotSettings:
     @classmethod
     def from_env(cls) -> BotSettings:
         load_env_file()
-        api_url = env("SLACK_API_URL", SLACK_API_URL_DEFAULT)
+        api_url = env("SLACK_API_URL") or SLACK_API_URL_DEFAULT  # set but empty means the default
         if not api_url.endswith("/"):
             api_url += "/"  # slack_sdk appends the method name to the base URL
         port_text = env("PORT", "3000")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -77,8 +79,8 @@ def normalize(frame: pd.DataFrame, *, require_target: bool) -> pd.DataFrame:
             out[column] = None
     for column in ("pclass", "age", "sibsp", "parch", "fare"):
         out[column] = pd.to_numeric(out[column], errors="coerce")
-    out["sex"] = out["sex"].astype("string").str.strip().str.lower()
-    out["embarked"] = out["embarked"].astype("string").str.strip().str.upper().str[:1]
+    out["sex"] = _map_strings(out["sex"], lambda v: str(v).strip().lower() or None)
+    out["embarked"] = _map_strings(out["embarked"], lambda v: str(v).strip().upper()[:1] or None)
     if require_target:
         target = pd.to_numeric(out[TARGET], errors="coerce")
         if target.isna().any() or not target.isin([0, 1]).all():
@@ -87,6 +89,13 @@ def normalize(frame: pd.DataFrame, *, require_target: bool) -> pd.DataFrame:
         if out[TARGET].nunique() < 2:
             raise DataError("the survived column needs both survivors and non-survivors to train")
     return out
+
+
+def _map_strings(series: pd.Series, func: Callable[[Any], str | None]) -> pd.Series:
+    """`func` on each distinct value (not each of a million rows), as a string column; None -> NA."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = pd.array([func(value) for value in uniques], dtype="string")
+    return pd.Series(mapped.take(codes, allow_fill=True), index=series.index, name=series.name)
 
 
 def load_csv(path: str | Path | None = None, *, require_target: bool = True) -> pd.DataFrame:

@@ -10,13 +10,24 @@ Only attributes a person can say about themselves are used: no ticket, cabin, or
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ml.passenger import CLASS_NAMES, MAX_AGE, MAX_COUNT, MAX_FARE, PORTS, TITLES, Passenger, normalize_title
+from ml.passenger import (
+    CLASS_NAMES,
+    MAX_AGE,
+    MAX_COUNT,
+    MAX_FARE,
+    PORTS,
+    TITLES,
+    Passenger,
+    normalize_sex,
+    normalize_title,
+    title_from_name,
+)
 
 Columns = dict[str, np.ndarray]
 
@@ -54,18 +65,16 @@ ATTRIBUTE_COLUMNS: dict[str, tuple[int, ...]] = {
 def infer_title(sex: np.ndarray, age: np.ndarray, sibsp: np.ndarray) -> np.ndarray:
     """The title a passenger most likely travelled under, when they did not say.
 
-    Boys under 13 were 'Master'; women travelling with a spouse, or over 30, were mostly 'Mrs'.
+    Boys under 13 were 'Master'; women over 30, or adults travelling with a spouse, were mostly
+    'Mrs'. An unknown age counts as an adult's (comparisons with NaN are false).
     """
-    n = len(sex)
-    title = np.full(n, None, dtype=object)
-    female = sex == "female"
-    male = sex == "male"
-    young = np.nan_to_num(age, nan=99.0)
+    male, female = sex == "male", sex == "female"
+    mrs = (age >= 30) | ((sibsp >= 1) & ~(age < 18))
+    title = np.full(len(sex), None, dtype=object)
     title[male] = "Mr"
-    title[male & (young < 13)] = "Master"
-    married = (np.nan_to_num(sibsp, nan=0.0) >= 1) & (young >= 18)
-    title[female] = np.where((young[female] >= 30) & (young[female] < 99) | married[female], "Mrs", "Miss")
-    title[female & (young < 15)] = "Miss"
+    title[male & (age < 13)] = "Master"
+    title[female] = "Miss"
+    title[female & mrs] = "Mrs"
     return title
 
 
@@ -104,20 +113,14 @@ class FeatureSpec:
         out["title"] = _complete_titles(columns)
         filled["title"] = columns["title"] == None  # noqa: E711
         age_missing = ~np.isfinite(columns["age"])
-        out["age"] = (
-            np.where(
-                age_missing,
-                np.array([self.age_by_title.get(t, math.nan) for t in out["title"]]),
-                columns["age"],
-            )
-            if age_missing.any()
-            else columns["age"]
-        )
+        if age_missing.any():
+            out["age"] = columns["age"].copy()
+            out["age"][age_missing] = _lookup(out["title"][age_missing], self.age_by_title)
         filled["age"] = age_missing
         fare_missing = ~np.isfinite(columns["fare"])
         if fare_missing.any():
-            class_fare = np.array([self.fare_by_class.get(int(c), math.nan) for c in columns["pclass"]])
-            out["fare"] = np.where(fare_missing, class_fare, columns["fare"])
+            out["fare"] = columns["fare"].copy()
+            out["fare"][fare_missing] = _lookup(columns["pclass"][fare_missing], self.fare_by_class)
         filled["fare"] = fare_missing
         port_missing = columns["embarked"] == None  # noqa: E711
         out["embarked"] = np.where(port_missing, self.port_mode, columns["embarked"])
@@ -171,6 +174,14 @@ class FeatureSpec:
         )
 
 
+def _lookup(keys: np.ndarray, table: Mapping[Any, float]) -> np.ndarray:
+    """`table[key]` for every key (NaN for keys not in the table), one vectorised pass per entry."""
+    out = np.full(len(keys), math.nan)
+    for key, value in table.items():
+        out[keys == key] = value
+    return out
+
+
 def _complete_titles(columns: Columns) -> np.ndarray:
     title = columns["title"]
     missing = title == None  # noqa: E711
@@ -203,6 +214,29 @@ def columns_from_passengers(passengers: Sequence[Passenger]) -> Columns:
     }
 
 
+def map_distinct(values: Any, func: Callable[[Any], Any]) -> np.ndarray:
+    """`func` applied once per distinct non-missing value and spread back over the rows, as an
+    object array (missing values become None). A million passengers hold a handful of distinct
+    sexes and ports and far fewer distinct names than rows, so this beats per-row string methods."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, is what code -1 takes
+    for i, value in enumerate(uniques):
+        table[i] = func(value)
+    return table[codes]
+
+
+def _frame_sex(raw: object) -> str:
+    text = str(raw).strip().lower()
+    return normalize_sex(text) or text  # anything else is kept, and refused by invalid_rows
+
+
+def _frame_port(raw: object) -> str | None:
+    text = str(raw).strip().upper()
+    return text[:1] or None  # 'Southampton' -> 'S'; a blank means unknown
+
+
 def columns_from_frame(frame: Any) -> Columns:
     """A canonical passenger DataFrame (see ml.data.normalize) -> Columns, vectorised.
 
@@ -210,37 +244,29 @@ def columns_from_frame(frame: Any) -> Columns:
     """
     import pandas as pd
 
+    n = len(frame)
+
     def numbers(name: str) -> np.ndarray:
         if name not in frame.columns:
-            return np.full(len(frame), math.nan)
+            return np.full(n, math.nan)
         return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=math.nan)
 
-    def labels(series: pd.Series) -> np.ndarray:
-        series = series.astype("object")
-        return series.where(series.notna(), None).to_numpy(dtype=object)
+    def labels(name: str, func: Callable[[Any], Any]) -> np.ndarray:
+        if name not in frame.columns:
+            return np.full(n, None, dtype=object)
+        return map_distinct(frame[name], func)
 
-    n = len(frame)
-    sex = frame["sex"].astype("string").str.strip().str.lower() if "sex" in frame.columns else None
-    if sex is not None:
-        sex = sex.map({"f": "female", "m": "male"}).fillna(sex)
-    port = frame["embarked"].astype("string").str.strip().str.upper().str[:1] if "embarked" in frame else None
-    if "title" in frame.columns:
-        raw_title = frame["title"].astype("string")
-    elif "name" in frame.columns:
-        raw_title = frame["name"].astype("string").str.extract(r",\s*([^.]+)\.", expand=False)
-    else:
-        raw_title = pd.Series([pd.NA] * n, dtype="string", index=frame.index)
-    unique = raw_title.dropna().unique()
-    title = raw_title.map({u: normalize_title(u) for u in unique})
     return {
         "pclass": numbers("pclass"),
-        "sex": labels(sex) if sex is not None else np.full(n, None, dtype=object),
+        "sex": labels("sex", _frame_sex),
         "age": numbers("age"),
         "sibsp": numbers("sibsp"),
         "parch": numbers("parch"),
         "fare": numbers("fare"),
-        "embarked": labels(port) if port is not None else np.full(n, None, dtype=object),
-        "title": labels(title),
+        "embarked": labels("embarked", _frame_port),
+        "title": labels("title", normalize_title)
+        if "title" in frame.columns
+        else labels("name", title_from_name),
     }
 
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import xgboost as xgb
@@ -26,6 +26,7 @@ from ml.features import (
     iter_attribute_contributions,
 )
 from ml.passenger import CLASS_NAMES, PORTS, Passenger
+from ml.treeshap import TreeExplainer
 
 BOOSTER_FILE = "booster.ubj"
 SPEC_FILE = "features.json"
@@ -139,12 +140,31 @@ class SurvivalModel:
         self.booster = booster
         self.spec = spec
         self.params = dict(params or {})
+        self._explainer: TreeExplainer | Literal[False] | None = None  # built on first explain
         # One row is fastest on one thread; large batches set their own thread count.
         self.booster.set_param({"nthread": 1})
 
     # -- scoring -------------------------------------------------------------------------------
+    # Every probability, of one passenger or of millions, is columns -> spec.transform ->
+    # `_margin` -> `_sigmoid`, so one answer and the same row in a batch are bit-identical.
+    def _margin(self, matrix: np.ndarray) -> np.ndarray:
+        return self.booster.inplace_predict(matrix, predict_type="margin")
+
     def margin(self, columns: Columns) -> np.ndarray:
-        return self.booster.inplace_predict(self.spec.transform(columns), predict_type="margin")
+        return self._margin(self.spec.transform(columns))
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """SHAP values of the first row of `matrix` (per column, then the bias), as xgboost's
+        `pred_contribs` computes them but without building a DMatrix (see ml.treeshap)."""
+        explainer = self._explainer
+        if explainer is None:
+            try:
+                explainer = self._explainer = TreeExplainer.from_booster(self.booster)
+            except ValueError:  # a model treeshap does not cover: let xgboost do it
+                explainer = self._explainer = False
+        if explainer is False:
+            return self.booster.predict(xgb.DMatrix(matrix[:1], nthread=1), pred_contribs=True)[0]
+        return explainer.contributions(matrix[0])
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
         """Survival probability for every row of `columns` (unknown values imputed)."""
@@ -167,8 +187,8 @@ class SurvivalModel:
         columns = columns_from_passengers([passenger])
         completed_columns, filled = self.spec.impute(columns)
         matrix = self.spec.encode(completed_columns)
-        margin = float(self.booster.inplace_predict(matrix, predict_type="margin")[0])
-        contribs = self.booster.predict(xgb.DMatrix(matrix, nthread=1), pred_contribs=True)[0]
+        probability = float(_sigmoid(self._margin(matrix))[0])
+        contribs = self.contributions(matrix)
         completed = Passenger(
             pclass=int(completed_columns["pclass"][0]),
             sex=str(completed_columns["sex"][0]),
@@ -187,7 +207,7 @@ class SurvivalModel:
             key=lambda r: -abs(r.logit),
         )
         return Prediction(
-            probability=float(_sigmoid(margin)),
+            probability=probability,
             reasons=tuple(reasons),
             assumptions=tuple(assumptions(passenger, completed_columns, filled)),
             baseline_logit=float(contribs[-1]),

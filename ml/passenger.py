@@ -150,10 +150,13 @@ class Passenger:
                 values[name] = _COERCE[name](value)
             except ValueError as exc:
                 errors[name] = str(exc)
+        passenger = cls(**values)  # a field that failed to coerce is None here
+        try:
+            passenger.validate()
+        except PassengerError as exc:  # report range errors together with coercion errors
+            errors = {**exc.errors, **errors}
         if errors:
-            raise PassengerError(errors)
-        passenger = cls(**values)
-        passenger.validate()
+            raise PassengerError({name: errors[name] for name in cls.field_names() if name in errors})
         return passenger
 
     def validate(self, *, require: tuple[str, ...] = ()) -> None:
@@ -197,7 +200,7 @@ class Passenger:
         return asdict(self)
 
     def describe(self) -> str:
-        """A short human description: '1st class female, 29, 1 sibling/spouse'."""
+        """A short human description: '1st class female, age 29, 1 sibling/spouse'."""
         parts: list[str] = []
         if self.pclass is not None:
             parts.append(CLASS_NAMES.get(self.pclass, f"class {self.pclass}"))

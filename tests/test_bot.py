@@ -11,12 +11,13 @@ import json
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from slack_bolt import App
 
 from bot import blocks
 from bot.app import build_app
@@ -64,13 +65,15 @@ class Bot:
             return json.loads(resp.read())
 
 
-def start_bot(fake: FakeSlackWebAPI) -> Iterator[Bot]:
+def start_bot(fake: FakeSlackWebAPI, customize: Callable[[App], None] | None = None) -> Iterator[Bot]:
     fake.reset()
     fake.fail_channels.clear()
     services = Services.create(
         MLSettings.from_env(), BotSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url)
     )
     app = build_app(services)
+    if customize is not None:
+        customize(app)
     with serve_asgi_in_thread(build_asgi(app, services)) as url:
         fake.clear()  # forget the auth.test Bolt made at start-up: tests count the calls they cause
         yield Bot(services, url, fake, SlackClientSimulator(f"{url}/slack/events", SECRET, fake))
@@ -422,6 +425,26 @@ def test_unverified_requests_get_401_and_cause_nothing(bot: Bot, kind: str) -> N
     assert [c.method for c in bot.fake.calls()] == ["response_url"]  # the settle() marker only
 
 
+@pytest.mark.parametrize(
+    ("body", "signed", "status"),
+    [
+        (b"payload=not-json", False, 401),  # Bolt parses before it verifies: still a 401, not a 500
+        (b"payload=not-json", True, 400),
+        (b"command=%2Fsurvive&text=\xff\xfe", False, 401),  # not UTF-8
+        (b"command=%2Fsurvive&text=\xff\xfe", True, 401),  # can't match its signature once decoded
+    ],
+)
+def test_unreadable_bodies_are_refused_without_a_server_error(
+    bot: Bot, body: bytes, signed: bool, status: int
+) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers |= sign(SECRET if signed else "not-the-secret", body)
+    resp = bot.sim.post(body, headers)
+    assert resp.status == status
+    assert b"Traceback" not in resp.body and b"Internal Server Error" not in resp.body
+    assert bot.fake.calls() == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Health, failures and the model going away or changing
 
@@ -500,7 +523,37 @@ def test_an_exception_before_ack_still_answers_the_command(bot: Bot, monkeypatch
     resp = bot.survive("1st class woman, 29")
     assert resp.status == 200  # not a 500: Slack would show "dispatch_failed"
     assert resp.elapsed < ACK_BUDGET
+    assert resp.json()["response_type"] == "ephemeral"
     assert_friendly(all_text(resp.json()))
+
+    # A form: the modal closes and the apology goes to the channel it was opened from.
+    view = open_form(bot, channel_id="C_RANDOM")
+    monkeypatch.setattr("bot.blocks.form_values", broken)
+    submitted = bot.sim.view_submission(view, form_state(pclass=1, sex="female"))
+    assert submitted.status == 200 and submitted.body == b""
+    [posted] = bot.fake.wait_for("chat.postEphemeral")
+    assert posted.args["channel"] == "C_RANDOM"
+    assert_friendly(all_text(posted))
+
+
+def test_an_unwrapped_listener_failing_right_after_ack_is_still_acknowledged(
+    home: Path, fake: FakeSlackWebAPI
+) -> None:
+    """Bolt 1.30 resets its ack when a listener raises after ack(); the HTTP layer answers at ack()
+    and the app's error handler apologises, whatever the listener (e.g. one not using `guarded`)."""
+
+    def customize(app: App) -> None:
+        @app.command("/boom")
+        def boom(ack: Any) -> None:
+            ack()
+            raise RuntimeError("kaboom right after ack, line 42")
+
+    for bot in start_bot(fake, customize):
+        for _ in range(5):
+            resp = bot.sim.slash_command("/boom", "now")
+            assert resp.status == 200 and resp.body == b""
+            assert resp.elapsed < ACK_BUDGET
+            assert_friendly(all_text(bot.reply_to(resp)))
 
 
 def test_a_new_default_version_is_served_without_restart(bot: Bot, registry: LocalRegistry) -> None:
@@ -519,3 +572,16 @@ def test_a_new_default_version_is_served_without_restart(bot: Bot, registry: Loc
     assert bot.healthz()["model_version"] == "V2"
     card = all_text(bot.reply_to(bot.survive("model")))
     assert "TITANIC V2 (default)" in card
+
+
+@pytest.mark.parametrize(
+    ("value", "api_url"),
+    [
+        ("", "https://slack.com/api/"),  # set but empty: the default, not "/"
+        ("http://127.0.0.1:9999/api", "http://127.0.0.1:9999/api/"),
+        ("http://127.0.0.1:9999/api/", "http://127.0.0.1:9999/api/"),
+    ],
+)
+def test_slack_api_url_setting(monkeypatch: pytest.MonkeyPatch, value: str, api_url: str) -> None:
+    monkeypatch.setenv("SLACK_API_URL", value)
+    assert BotSettings.from_env().api_url == api_url

@@ -596,9 +596,12 @@ def run_playground(ml_settings: MLSettings, port: int) -> int:
     )
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after shutting down cleanly
+        pass
     finally:
         pg.close()
         sock.close()
+    _stderr("Playground stopped.")
     return 0
 
 

@@ -112,9 +112,13 @@ class LocalRegistry(ModelRegistry):
         self.models_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / DB_FILE
         self._local = threading.local()
-        self.connection().executescript(SCHEMA)  # idempotent DDL; executescript manages its own commit
-        with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (model_name,))
+        db = self.connection()
+        db.executescript(SCHEMA)  # idempotent DDL; executescript manages its own commit
+        # Only a new model needs a write: opening a registry must not wait for (or time out behind)
+        # another process that holds the write lock while it registers a version.
+        if db.execute("SELECT 1 FROM models WHERE name = ?", (model_name,)).fetchone() is None:
+            with self.transaction() as tx:
+                tx.execute("INSERT OR IGNORE INTO models (name) VALUES (?)", (model_name,))
         self._cache: dict[str, SurvivalModel] = {}
 
     # -- connection handling -------------------------------------------------------------------

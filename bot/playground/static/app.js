@@ -21,6 +21,8 @@ const S = {
   history: [],
   historyAt: -1,
   modalKey: null,
+  modalErrorKey: null,
+  scrollDown: false,
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -51,18 +53,19 @@ function localNote(text) {
 
 // ------------------------------------------------------------------------------------------ events
 
+/** Apply one event to the page's state; returns the part of the page it changed. */
 function apply(event) {
   switch (event.kind) {
     case "message":
     case "update":
       S.messages.set(event.message.id, event.message);
-      break;
+      return "messages";
     case "delete":
       S.messages.delete(event.id);
-      break;
+      return "messages";
     case "clear":
       S.messages.clear();
-      break;
+      return "messages";
     case "view": {
       const owner = event.user ?? S.user;
       const stack = (S.views[owner] ??= []);
@@ -76,24 +79,26 @@ function apply(event) {
       }
       delete S.viewErrors[event.view.id];
       delete S.viewProblems[event.view.id];
-      break;
+      return "modal";
     }
     case "view_close": {
       const owner = event.user ?? S.user;
       if (event.all) S.views[owner] = [];
       else S.views[owner] = (S.views[owner] ?? []).filter((v) => v.id !== event.view_id);
-      break;
+      return "modal";
     }
     case "view_errors":
       S.viewErrors[event.view_id] = event.errors ?? {};
-      break;
+      return "modal";
     case "view_problem":
       S.viewProblems[event.view_id] = event.problem;
-      break;
+      return "modal";
     case "api":
       S.traffic.push(event);
       if (S.traffic.length > 300) S.traffic.shift();
-      break;
+      return "traffic";
+    default:
+      return null;
   }
 }
 
@@ -105,6 +110,7 @@ function reset() {
   S.viewProblems = {};
   S.traffic = [];
   S.modalKey = null;
+  S.modalErrorKey = null;
 }
 
 async function poll() {
@@ -122,11 +128,11 @@ async function poll() {
         continue;
       }
       S.session = data.session;
-      for (const event of data.events) apply(event);
+      const changed = new Set(data.events.map(apply));
       S.after = data.last;
       setStatus(null);
       delay = 250;
-      if (data.events.length) render();
+      render(changed);
     } catch (err) {
       setStatus("Reconnecting to the playground…");
       await new Promise((r) => setTimeout(r, delay));
@@ -254,6 +260,7 @@ function renderModalLayer() {
   const key = view ? `${S.user}:${view.id}:${view.hash}` : null;
   if (key !== S.modalKey) {
     S.modalKey = key;
+    S.modalErrorKey = null; // a new dialog: show its errors afresh
     root.replaceChildren();
     if (view) {
       const overlay = renderModal(
@@ -272,11 +279,16 @@ function renderModalLayer() {
     }
   }
   const dialog = root.querySelector(".modal");
-  if (dialog && view) {
-    showErrors(dialog, S.viewErrors[view.id]);
-    showProblem(dialog, S.viewProblems[view.id]);
-    if (S.viewErrors[view.id] || S.viewProblems[view.id]) setBusy(dialog.querySelector(".modal-submit"), false);
+  const errors = view ? S.viewErrors[view.id] : undefined;
+  const problem = view ? S.viewProblems[view.id] : undefined;
+  const errorKey = view ? JSON.stringify([view.id, errors ?? null, problem ?? null]) : null;
+  if (dialog && view && errorKey !== S.modalErrorKey) {
+    // Only when they change: showing errors moves the focus to the first wrong field.
+    showErrors(dialog, errors);
+    showProblem(dialog, problem);
+    if (errors || problem) setBusy(dialog.querySelector(".modal-submit"), false);
   }
+  S.modalErrorKey = errorKey;
   document.body.classList.toggle("has-modal", Boolean(view));
 }
 
@@ -300,10 +312,11 @@ function renderTraffic() {
   );
 }
 
-function render() {
-  renderMessages();
-  renderModalLayer();
-  renderTraffic();
+/** Redraw the parts that changed (all of them by default). */
+function render(parts = new Set(["messages", "modal", "traffic"])) {
+  if (parts.has("messages")) renderMessages();
+  if (parts.has("modal")) renderModalLayer();
+  if (parts.has("traffic")) renderTraffic();
 }
 
 // ------------------------------------------------------------------------------------------ actions
@@ -332,6 +345,7 @@ async function sendAction(action, el) {
 async function submitView(view, values, button) {
   delete S.viewErrors[view.id];
   delete S.viewProblems[view.id];
+  S.modalErrorKey = null; // the same errors again must be shown again
   setBusy(button, true);
   try {
     const result = await call("view", { user: S.user, view_id: view.id, values });

@@ -1,0 +1,315 @@
+"""Training inside Snowflake: a stored procedure running the same `ml.training.train`.
+
+The procedure reads TITANIC_DATA (`ml.snowflake.data.read_passengers`, rows in CSV order), runs
+the recipe of `ml.training` with the settings' knobs, logs the model with the Snowflake registry
+(`ml.registry.snowflake.SnowflakeRegistry`, the same code the bot uses) and returns a JSON summary.
+The data never leaves Snowflake, and the booster is written by the warehouse's own xgboost, which
+is therefore always a version the model's runtime can install.
+
+The `ml` package goes with the procedure (`imports=`), the libraries come from Snowflake's Anaconda
+channel (`PACKAGES`). The procedure is temporary (it lives as long as the session that created it)
+and runs with the caller's rights, so the caller's grants are the only ones that matter.
+
+Progress: each step is a row in LIFEBOAT_TRAINING_PROGRESS (see ml.snowflake.objects) under a run
+id; `TrainingJob` calls the procedure asynchronously (`session.call(..., block=False)`) and polls
+those rows. Snowpark's local testing mode runs procedures in process and returns at once; the
+same code then just reports every step after the fact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import platform
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xgboost
+from snowflake.snowpark import Session  # at run time: Snowpark reads the handler's type hints
+
+from ml.config import MLSettings
+from ml.snowflake import identifiers, objects
+from ml.snowflake.data import read_passengers
+from ml.snowflake.errors import SnowflakeUnavailable
+from ml.training import TrainConfig, TrainingResult, train
+
+if TYPE_CHECKING:
+    from ml.registry.base import ModelVersion
+
+log = logging.getLogger(__name__)
+
+PROCEDURE = "LIFEBOAT_TRAIN"
+# From Snowflake's Anaconda channel, unpinned: the channel's current versions (ml.training needs
+# scikit-learn for its CV splitters; the registry needs snowflake-ml-python).
+PACKAGES = ("snowflake-snowpark-python", "snowflake-ml-python", "xgboost", "pandas", "numpy", "scikit-learn")
+POLL_SECONDS = 3.0
+DONE = "done"
+
+Progress = Callable[[str], None]
+
+
+class ProgressWriter:
+    """Appends the procedure's steps to the progress table; never fails the training over it."""
+
+    def __init__(self, session: Session, table: str, run_id: str) -> None:
+        self.session, self.table, self.run_id = session, table, run_id
+        self.seq = 0
+
+    def __call__(self, step: str, detail: str = "") -> None:
+        from ml.registry.local import now_iso
+
+        self.seq += 1
+        try:
+            objects.append_row(
+                self.session,
+                self.table,
+                objects.progress_schema(),
+                [self.run_id, self.seq, now_iso(), step, detail],
+            )
+        except Exception:  # progress is a courtesy; the result is what counts
+            log.warning("could not record training step %s", step, exc_info=True)
+
+
+def _registration_info(result: TrainingResult, table: str) -> dict[str, Any]:
+    # The same record ml.jobs.train_and_register writes, plus where the training ran.
+    return {
+        "n_rows": result.n_rows,
+        "n_train": result.n_train,
+        "n_holdout": result.n_holdout,
+        "holdout_fingerprint": result.holdout_fingerprint,
+        "train_seconds": round(result.seconds, 3),
+        "search": [{"params": row["params"], "log_loss": round(row["log_loss"], 5)} for row in result.search],
+        **result.info,
+        "trained_in": "snowflake stored procedure",
+        "table": table,
+        "xgboost": xgboost.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def train_procedure(
+    session: Session,
+    database: str,
+    schema: str,
+    table: str,
+    model_name: str,
+    run_id: str,
+    actor: str,
+    comment: str,
+    config_json: str,
+    register: bool,
+) -> str:
+    """The stored procedure's handler (runs inside Snowflake). Returns the summary as JSON."""
+    settings = MLSettings(
+        backend="snowflake",
+        home=Path(tempfile.gettempdir()) / "lifeboat",  # the procedure's writable scratch space
+        model_name=model_name,
+        snowflake_database=database,
+        snowflake_schema=schema,
+        snowflake_table=table,
+    )
+    source = identifiers.data_table(settings)
+    report = ProgressWriter(session, objects.progress_table(settings), run_id)
+    report("load data", source)
+    frame = read_passengers(session, settings)
+    result = train(frame, TrainConfig(**json.loads(config_json)), report)
+    info = _registration_info(result, source)
+    summary: dict[str, Any] = {
+        "run_id": run_id,
+        "metrics": result.metrics(),
+        "params": result.params,
+        "data_fingerprint": result.data_fingerprint,
+        "info": info,
+        "version": None,
+    }
+    if register:
+        from ml.registry.snowflake import SnowflakeRegistry
+
+        report("register", f"{model_name} in {database}.{schema}")
+        registry = SnowflakeRegistry(session, settings)
+        version = registry.log_model(
+            result.model,
+            metrics=result.metrics(),
+            params=result.params,
+            comment=comment or f"trained in the warehouse on {result.n_rows} passengers ({source})",
+            created_by=actor,
+            data_fingerprint=result.data_fingerprint,
+            info=info,
+        )
+        summary["version"] = version.version
+        summary["is_default"] = version.is_default
+    report(DONE, summary["version"] or "")
+    return json.dumps(summary, default=str)
+
+
+def register_procedure(session: Session, code_dir: Path) -> str:
+    """Create the temporary procedure with `code_dir` (a staged copy of `ml`) as its import."""
+    from snowflake.snowpark.types import BooleanType, StringType
+
+    session.sproc.register(
+        train_procedure,
+        name=PROCEDURE,
+        return_type=StringType(),
+        input_types=[StringType()] * 8 + [BooleanType()],
+        packages=list(PACKAGES),
+        imports=[(str(code_dir), "ml")],
+        is_permanent=False,
+        replace=True,
+        execute_as="caller",
+    )
+    return PROCEDURE
+
+
+def procedure_error(exc: BaseException) -> SnowflakeUnavailable:
+    """A failed CALL -> the Python exception line from the procedure's traceback, on one line."""
+    from ml.snowflake.session import driver_message
+
+    text = str(getattr(exc, "message", None) or exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|Unavailable)\b.*:", line)]
+    return SnowflakeUnavailable(
+        f"training in the warehouse failed: {(raised[-1] if raised else driver_message(exc))[:400]}"
+    )
+
+
+class TrainingJob:
+    """One call of the procedure, started without waiting; `poll()` returns the new steps."""
+
+    def __init__(
+        self,
+        session: Session,
+        settings: MLSettings,
+        job: Any,
+        run_id: str,
+        code: tempfile.TemporaryDirectory[str],
+    ) -> None:
+        self.session, self.settings, self.run_id = session, settings, run_id
+        self._job = job
+        self._code = code  # the staged imports must outlive the call (local testing reads them late)
+        self._seen = 0
+
+    @property
+    def done(self) -> bool:
+        # Local testing has no async jobs: the call already ran and `job` is its result.
+        return isinstance(self._job, str) or bool(self._job.is_done())
+
+    def poll(self) -> list[str]:
+        from snowflake.snowpark.functions import col
+
+        rows = (
+            self.session.table(objects.progress_table(self.settings))
+            .filter((col("RUN_ID") == self.run_id) & (col("SEQ") > self._seen))
+            .sort(col("SEQ"))
+            .collect()
+        )
+        if rows:
+            self._seen = int(rows[-1]["SEQ"])
+        return [str(row["STEP"]) for row in rows]
+
+    def result(self) -> dict[str, Any]:
+        try:
+            raw = self._job if isinstance(self._job, str) else self._job.result()
+        except Exception as exc:
+            raise procedure_error(exc) from None
+        finally:
+            self._code.cleanup()
+        return json.loads(raw)
+
+    def cancel(self) -> None:
+        if not isinstance(self._job, str):
+            self._job.cancel()
+        self._code.cleanup()
+
+
+def start_training(
+    session: Session,
+    settings: MLSettings,
+    *,
+    actor: str,
+    comment: str = "",
+    register: bool = True,
+    config: TrainConfig | None = None,
+) -> TrainingJob:
+    """Register the procedure and call it without blocking."""
+    from ml.snowflake.package import stage_code
+    from ml.snowflake.session import current_role, explain, require_table
+
+    source = identifiers.data_table(settings)
+    require_table(session, source)
+    config = config or TrainConfig.from_settings(settings)
+    run_id = uuid.uuid4().hex[:12]
+    code = tempfile.TemporaryDirectory(prefix="lifeboat-sproc-")
+    try:
+        objects.ensure_table(session, objects.progress_table(settings), objects.progress_schema())
+        name = register_procedure(session, stage_code(Path(code.name)))
+        job = session.call(
+            name,
+            identifiers.database(settings),
+            identifiers.schema(settings),
+            source,
+            identifiers.identifier(settings.model_name, "model name"),
+            run_id,
+            actor,
+            comment,
+            json.dumps(dataclasses.asdict(config)),
+            register,
+            block=False,
+        )
+    except SnowflakeUnavailable:
+        code.cleanup()
+        raise
+    except Exception as exc:
+        code.cleanup()
+        if "Python Interpreter Error" in str(exc):  # local testing runs the call right here
+            raise procedure_error(exc) from None
+        raise explain(exc, "start the training procedure", role=current_role(session)) from None
+    return TrainingJob(session, settings, job, run_id, code)
+
+
+def run_training(
+    session: Session,
+    settings: MLSettings,
+    *,
+    actor: str,
+    comment: str = "",
+    progress: Progress | None = None,
+    register: bool = True,
+    config: TrainConfig | None = None,
+    poll_seconds: float = POLL_SECONDS,
+) -> dict[str, Any]:
+    """Start the procedure and report its steps until it finishes; returns its summary."""
+    report = progress or (lambda step: None)
+    job = start_training(session, settings, actor=actor, comment=comment, register=register, config=config)
+    try:
+        while not job.done:
+            for step in job.poll():
+                report(step)
+            time.sleep(poll_seconds)
+        summary = job.result()
+        for step in job.poll():
+            report(step)
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
+    return summary
+
+
+def train_in_warehouse(
+    settings: MLSettings, actor: str, comment: str, progress: Progress | None = None
+) -> ModelVersion:
+    """`lifeboat train` on the Snowflake backend: train and register inside Snowflake."""
+    from ml.registry.snowflake import SnowflakeRegistry
+    from ml.snowflake.session import open_session
+
+    session = open_session(settings)
+    try:
+        summary = run_training(session, settings, actor=actor, comment=comment, progress=progress)
+        return SnowflakeRegistry(session, settings).get_version(summary["version"])
+    finally:
+        session.close()

@@ -1,0 +1,258 @@
+"""ml.model: one scoring path for a passenger and for a batch (bit-identical), SHAP reasons that
+add up to the margin, persistence, refusal of invalid rows, and a sanity check of the model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from ml.data import load_csv
+from ml.features import ATTRIBUTE_COLUMNS, ATTRIBUTES, columns_from_frame, columns_from_passengers
+from ml.model import InvalidRowsError, Prediction, Reason, SurvivalModel, logit
+from ml.passenger import Passenger, PassengerError, title_from_name
+from ml.registry.local import LocalRegistry
+from ml.scoring import Scorer
+from ml.training import fit_model
+from ml.treeshap import TreeExplainer
+
+SAMPLE = 200
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return load_csv()
+
+
+@pytest.fixture(scope="module")
+def model(trained_home_template: Path) -> SurvivalModel:
+    """The fixture version V1, read straight from its files."""
+    return SurvivalModel.load(trained_home_template / "models" / "TITANIC" / "V1")
+
+
+def as_passengers(frame: pd.DataFrame) -> list[Passenger]:
+    return [
+        Passenger.create(
+            pclass=row.pclass,
+            sex=row.sex,
+            age=row.age,
+            sibsp=row.sibsp,
+            parch=row.parch,
+            fare=row.fare,
+            embarked=None if pd.isna(row.embarked) else row.embarked,
+            title=title_from_name(row.name),
+        )
+        for row in frame.itertuples()
+    ]
+
+
+# People with gaps in what they said, so imputation runs on both paths.
+PARTIAL = [
+    Passenger.create(pclass=1, sex="female"),
+    Passenger.create(pclass=3, sex="male"),
+    Passenger.create(pclass=2, sex="male", age=2),
+    Passenger.create(pclass=3, sex="female", sibsp=1, fare=15.5),
+    Passenger.create(pclass=1, sex="male", title="Rare", embarked="C"),
+    Passenger.create(pclass=2, sex="female", age=65, parch=3, embarked="Q"),
+    Passenger.create(
+        pclass=3, sex="male", age=0.5, sibsp=4, parch=2, fare=39.69, embarked="S", title="Master"
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# One path: single and batch give identical probabilities
+
+
+def test_single_and_batch_are_bit_identical(
+    model: SurvivalModel, frame: pd.DataFrame, registry: LocalRegistry
+) -> None:
+    sample = frame.iloc[:SAMPLE]
+    batch = model.predict_frame(sample)
+    people = as_passengers(sample)
+    explained = np.array([model.explain(p).probability for p in people])
+    scorer = Scorer(registry, refresh_seconds=3600)
+    served = np.array([scorer.predict(p).probability for p in people])
+    # Exact equality: the same matrix goes through the same booster call and the same sigmoid.
+    np.testing.assert_array_equal(explained, batch)
+    np.testing.assert_array_equal(served, batch)
+    np.testing.assert_array_equal(model.predict_passengers(people), batch)
+    np.testing.assert_array_equal(scorer.score_frame(sample), batch)
+    assert len(np.unique(batch)) > 50  # a real spread of answers, not one constant
+
+
+def test_single_and_batch_agree_on_partial_descriptions(model: SurvivalModel) -> None:
+    batch = model.predict_frame(pd.DataFrame([p.to_dict() for p in PARTIAL]))
+    single = np.array([model.explain(p).probability for p in PARTIAL])
+    np.testing.assert_array_equal(single, batch)
+
+
+def test_row_position_in_a_batch_does_not_matter(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    sample = frame.iloc[:SAMPLE]
+    forward = model.predict_frame(sample)
+    backward = model.predict_frame(sample.iloc[::-1])
+    np.testing.assert_array_equal(forward, backward[::-1])
+    np.testing.assert_array_equal(model.predict_frame(sample.iloc[[7]]), forward[[7]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons: SHAP values per attribute
+
+
+@pytest.mark.parametrize("index", range(len(PARTIAL)))
+def test_reasons_and_baseline_add_up_to_the_margin(model: SurvivalModel, index: int) -> None:
+    prediction = model.explain(PARTIAL[index])
+    total = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
+    assert total == pytest.approx(logit(prediction.probability), abs=1e-5)
+
+
+def test_reasons_add_up_for_many_people(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    for person in as_passengers(frame.iloc[:SAMPLE:4]):
+        prediction = model.explain(person)
+        margin = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
+        assert margin == pytest.approx(logit(prediction.probability), abs=1e-5)
+
+
+def test_one_reason_per_attribute_largest_first(model: SurvivalModel) -> None:
+    prediction = model.explain(Passenger.create(pclass=1, sex="female", age=29, sibsp=1))
+    assert len(prediction.reasons) == 8  # attributes, not the 14 encoded columns
+    assert {r.attribute for r in prediction.reasons} == set(ATTRIBUTES)
+    sizes = [abs(r.logit) for r in prediction.reasons]
+    assert sizes == sorted(sizes, reverse=True)
+    assert prediction.top_reasons(3) == prediction.reasons[:3]
+    texts = {r.attribute: r.text for r in prediction.reasons}
+    assert texts["sex"] == "Being a woman"
+    assert texts["pclass"] == "Travelling 1st class"
+    assert texts["sibsp"] == "1 sibling/spouse aboard"
+    assert texts["title"] == "Travelling as “Mrs”"
+
+
+def test_one_hot_columns_are_summed_into_their_attribute(model: SurvivalModel) -> None:
+    person = Passenger.create(pclass=2, sex="male", age=40, embarked="Q", title="Rare")
+    matrix = model.spec.transform(columns_from_passengers([person]))
+    contribs = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)[0]
+    reasons = {r.attribute: r.logit for r in model.explain(person).reasons}
+    for attribute, columns in ATTRIBUTE_COLUMNS.items():
+        assert reasons[attribute] == pytest.approx(sum(contribs[i] for i in columns), abs=1e-5)
+    assert model.explain(person).baseline_logit == pytest.approx(contribs[-1], abs=1e-6)
+
+
+def test_reasons_are_xgboosts_shap_values(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    """ml.treeshap reproduces xgboost's pred_contribs (without a DMatrix), row by row."""
+    matrix = model.spec.transform(columns_from_frame(frame))
+    expected = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)
+    ours = np.array([model.contributions(matrix[i : i + 1]) for i in range(len(matrix))])
+    np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("max_depth", [1, 3, 5])
+def test_treeshap_on_other_tree_shapes(frame: pd.DataFrame, max_depth: int) -> None:
+    columns = columns_from_frame(frame)
+    params = {"max_depth": max_depth, "eta": 0.1, "num_round": 60, "min_child_weight": 1}
+    model = fit_model(
+        columns,
+        frame["survived"].to_numpy(),
+        params | {"subsample": 0.8, "colsample_bytree": 0.8},
+        seed=3,
+        nthread=1,
+    )
+    matrix = model.spec.transform(columns)[:300]
+    matrix[::7, 2] = np.nan  # missing values take each split's default branch
+    expected = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)
+    explainer = TreeExplainer.from_booster(model.booster)
+    ours = np.array([explainer.contributions(row) for row in matrix])
+    np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+
+
+def test_explain_reports_the_completed_passenger_and_assumptions(model: SurvivalModel) -> None:
+    prediction = model.explain(Passenger.create(pclass=3, sex="male", age=30), version="V1")
+    completed = prediction.passenger
+    assert (completed.pclass, completed.sex, completed.age, completed.title) == (3, "male", 30.0, "Mr")
+    assert completed.fare == model.spec.fare_by_class[3] and completed.embarked == "S"
+    assert (completed.sibsp, completed.parch) == (0, 0)
+    assert prediction.assumptions[0] == "title Mr"
+    assert "travelling without family" in prediction.assumptions
+    assert prediction.version == "V1"
+
+
+def test_explain_needs_class_and_sex(model: SurvivalModel) -> None:
+    with pytest.raises(PassengerError) as caught:
+        model.explain(Passenger(sex="female"))
+    assert caught.value.errors == {"pclass": "Please give the class."}
+
+
+def test_prediction_presentation() -> None:
+    reason = Reason("sex", "Being a woman", 1.2)
+    prediction = Prediction(0.734, (reason,), ("title Mrs",), -0.4, Passenger(pclass=1, sex="female"), "V2")
+    assert prediction.percent == 73 and reason.helped
+    assert prediction.verdict == "You would very likely have survived."
+    data = prediction.to_dict()
+    assert data["reasons"] == [{"attribute": "sex", "text": "Being a woman", "logit": 1.2}]
+    assert data["version"] == "V2" and data["passenger"]["pclass"] == 1
+    verdicts = [Prediction(p, (), (), 0.0, Passenger()).verdict for p in (0.7, 0.5, 0.3, 0.29)]
+    assert verdicts == [
+        "You would very likely have survived.",
+        "You would probably have survived.",
+        "You would probably not have survived.",
+        "You would very likely not have survived.",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Persistence
+
+
+def test_save_and_load_round_trip(model: SurvivalModel, frame: pd.DataFrame, tmp_path: Path) -> None:
+    model.save(tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["booster.ubj", "features.json"]
+    loaded = SurvivalModel.load(tmp_path / "copy")
+    assert loaded.spec == model.spec and loaded.params == model.params
+    np.testing.assert_array_equal(loaded.predict_frame(frame), model.predict_frame(frame))
+    person = PARTIAL[3]
+    assert loaded.explain(person) == model.explain(person)
+
+
+# ---------------------------------------------------------------------------------------------
+# Invalid rows
+
+
+def test_predict_frame_refuses_invalid_rows_naming_them(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    bad = frame.iloc[:10].copy()
+    bad.loc[bad.index[2], "pclass"] = 4
+    bad.loc[bad.index[6], "age"] = 130
+    with pytest.raises(InvalidRowsError) as caught:
+        model.predict_frame(bad)
+    assert str(caught.value) == (
+        "2 row(s) cannot be scored: row 3: class must be 1, 2 or 3; row 7: age must be between 0 and 100"
+    )
+    assert caught.value.problems == [(2, "class must be 1, 2 or 3"), (6, "age must be between 0 and 100")]
+
+
+def test_many_invalid_rows_are_summarised(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    with pytest.raises(InvalidRowsError, match=r"^9 row\(s\) cannot be scored: row 1: sex .*\(and 4 more\)$"):
+        model.predict_frame(frame.iloc[:9].assign(sex="unknown"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sanity
+
+
+def test_women_in_first_class_fare_better_than_men_in_third(model: SurvivalModel) -> None:
+    women = [
+        model.explain(Passenger.create(pclass=1, sex="female", age=age)).probability for age in (8, 30, 60)
+    ]
+    men = [model.explain(Passenger.create(pclass=3, sex="male", age=age)).probability for age in (20, 30, 60)]
+    assert min(women) > 0.8 and max(men) < 0.4
+    assert min(women) > max(men)
+    woman = model.explain(Passenger.create(pclass=1, sex="female", age=30))
+    man = model.explain(Passenger.create(pclass=3, sex="male", age=30))
+    assert (
+        {r.attribute: r.logit for r in woman.reasons}["sex"]
+        > 0
+        > {r.attribute: r.logit for r in man.reasons}["sex"]
+    )
+    assert math.isclose(woman.baseline_logit, man.baseline_logit)
