@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ml.data import load_csv
 from ml.registry.base import ModelRegistry, ModelVersion
@@ -37,19 +38,22 @@ def train_and_register(
         or f"trained on {result.n_rows} passengers ({Path(data).name if data else 'shipped data'})",
         created_by=actor,
         data_fingerprint=result.data_fingerprint,
-        info={
-            "n_rows": result.n_rows,
-            "n_train": result.n_train,
-            "n_holdout": result.n_holdout,
-            "holdout_fingerprint": result.holdout_fingerprint,
-            "train_seconds": round(result.seconds, 3),
-            "search": [
-                {"params": row["params"], "log_loss": round(row["log_loss"], 5)} for row in result.search
-            ],
-            **result.info,
-        },
+        info=registration_info(result),
     )
     return Trained(result, version)
+
+
+def registration_info(result: TrainingResult) -> dict[str, Any]:
+    """What a version records about how it was trained (besides metrics and parameters)."""
+    return {
+        "n_rows": result.n_rows,
+        "n_train": result.n_train,
+        "n_holdout": result.n_holdout,
+        "holdout_fingerprint": result.holdout_fingerprint,
+        "train_seconds": round(result.seconds, 3),
+        "search": [{"params": row["params"], "log_loss": round(row["log_loss"], 5)} for row in result.search],
+        **result.info,
+    }
 
 
 def ensure_model(

@@ -26,8 +26,9 @@ from typing import Any
 from ml import failpoints
 from ml.config import MLSettings
 from ml.data import TARGET, load_csv
+from ml.jobs import registration_info
 from ml.metrics import evaluate
-from ml.registry.base import ModelRegistry, NoModelError, RegistryError
+from ml.registry.base import ModelRegistry, ModelVersion, NoModelError, RegistryError
 from ml.runs import FAILED, SUCCEEDED, Acquired, Busy, Run, RunStore
 from ml.training import TrainConfig, holdout_mask, train
 
@@ -98,6 +99,77 @@ def gate(
     return Decision(False, reason, challenger, champion, champion_version, baseline)
 
 
+Step = Callable[[int], None]  # report that STEPS[index] has started
+
+
+@dataclass(frozen=True)
+class Challenged:
+    version: ModelVersion
+    decision: Decision
+
+
+RunWork = Callable[[Run, Step, "TrainConfig | None", float], Challenged]
+
+
+def challenge(
+    frame: Any,
+    registry: ModelRegistry,
+    *,
+    run: Run,
+    step: Step,
+    config: TrainConfig | None,
+    tolerance: float,
+) -> Challenged:
+    """Train a challenger on `frame`, judge it against the default on the frozen holdout, and register
+    it with the decision — as the default, in the same step, when it won.
+
+    Runs wherever the data and registry are: in the worker process, or inside a Snowflake procedure."""
+    held = holdout_mask(frame)
+    champion_version = registry.get_default()
+
+    def on_training_step(name: str) -> None:
+        if name in STEPS[1:4]:
+            step(STEPS.index(name))
+
+    result = train(frame, config, on_training_step)
+    holdout = frame[held]
+    champion = None
+    if champion_version is not None:
+        try:
+            champion_model = registry.load_model(champion_version)
+            champion = evaluate(holdout[TARGET].to_numpy(), champion_model.predict_frame(holdout))
+        except (RegistryError, ValueError) as exc:
+            log.warning(
+                "champion %s cannot be scored (%s): judging the challenger alone", champion_version, exc
+            )
+    baseline = sex_only_baseline(frame[~held], holdout)
+    step(4)
+    decision = gate(result.holdout_metrics, champion, champion_version, baseline, tolerance)
+    step(5)
+    version = registry.log_model(
+        result.model,
+        metrics=result.metrics(),
+        params=result.params,
+        comment=f"retraining run {run.id} by {run.actor}: {decision.reason}",
+        created_by=run.actor,
+        data_fingerprint=result.data_fingerprint,
+        info={**registration_info(result), "run_id": run.id, "decision": decision.to_dict()},
+        make_default=decision.promote,
+    )
+    return Challenged(version, decision)
+
+
+def local_work(registry: ModelRegistry, data: str | Path | None = None) -> RunWork:
+    """The steps in this process, on a passenger CSV (the shipped data by default)."""
+
+    def work(run: Run, step: Step, config: TrainConfig | None, tolerance: float) -> Challenged:
+        step(0)
+        frame = load_csv(data)
+        return challenge(frame, registry, run=run, step=step, config=config, tolerance=tolerance)
+
+    return work
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     run: Run
@@ -122,8 +194,12 @@ def execute_run(
     config: TrainConfig | None = None,
     progress: Callable[[str], None] | None = None,
     tolerance: float = TOLERANCE,
+    work: RunWork | None = None,
 ) -> Run:
-    """Do the work of an acquired run; always finishes it (succeeded or failed) and releases the lock."""
+    """Do the work of an acquired run; always finishes it (succeeded or failed) and releases the lock.
+
+    `work` does the steps themselves (by default: this process, on a CSV); everything around it —
+    heartbeat, progress, the run record, the audit trail — is the same for every backend."""
     run = store.get(run_id)
     if run is None:
         raise RetrainError(f"no retraining run {run_id}")
@@ -146,63 +222,20 @@ def execute_run(
     heart = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
     heart.start()
     try:
-        step(0)
-        frame = load_csv(data)
-        held = holdout_mask(frame)
-        champion_version = registry.get_default()
-
-        def on_training_step(name: str) -> None:
-            if name in STEPS[1:4]:
-                step(STEPS.index(name))
-
-        result = train(frame, config, on_training_step)
-        holdout = frame[held]
-        y = holdout[TARGET].to_numpy()
-        challenger = result.holdout_metrics
-        champion = None
-        if champion_version is not None:
-            try:
-                champion_model = registry.load_model(champion_version)
-                champion = evaluate(y, champion_model.predict_frame(holdout))
-            except (RegistryError, ValueError) as exc:
-                log.warning(
-                    "champion %s cannot be scored (%s): judging the challenger alone", champion_version, exc
-                )
-        baseline = sex_only_baseline(frame[~held], holdout)
-        step(4)
-        decision = gate(challenger, champion, champion_version, baseline, tolerance)
-        step(5)
-        version = registry.log_model(
-            result.model,
-            metrics=result.metrics(),
-            params=result.params,
-            comment=f"retraining run {run_id} by {run.actor}: {decision.reason}",
-            created_by=run.actor,
-            data_fingerprint=result.data_fingerprint,
-            info={
-                "n_rows": result.n_rows,
-                "n_train": result.n_train,
-                "n_holdout": result.n_holdout,
-                "holdout_fingerprint": result.holdout_fingerprint,
-                "train_seconds": round(result.seconds, 3),
-                "run_id": run_id,
-                "decision": decision.to_dict(),
-                **result.info,
-            },
-            make_default=decision.promote,
-        )
-        outcome = f"promoted {version.version}" if decision.promote else f"kept {champion_version}"
+        challenged = (work or local_work(registry, data))(run, step, config, tolerance)
+        version, decision = challenged.version, challenged.decision
+        outcome = f"promoted {version.version}" if decision.promote else f"kept {decision.champion_version}"
         registry.audit(
             run.actor,
             "retrain",
-            from_version=champion_version,
+            from_version=decision.champion_version,
             to_version=version.version,
             outcome=outcome,
             details={
                 "run_id": run_id,
                 "reason": decision.reason,
                 "metrics": version.metrics,
-                "data_fingerprint": result.data_fingerprint,
+                "data_fingerprint": version.data_fingerprint,
                 "seconds": round(time.time() - run.started_at, 2),
             },
         )
@@ -215,7 +248,7 @@ def execute_run(
             result={
                 "decision": decision.to_dict(),
                 "metrics": version.metrics,
-                "champion_version": champion_version,
+                "champion_version": decision.champion_version,
             },
         )
     except BaseException as exc:

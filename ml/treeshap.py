@@ -58,7 +58,7 @@ class TreeExplainer:
         Step = tuple[int, float, bool, bool, float]  # feature, threshold, left, default left, cover fraction
         leaves: list[tuple[float, list[Step]]] = []
         for tree in model["gradient_booster"]["model"]["trees"]:
-            if any(tree["split_type"]):
+            if any(tree.get("split_type", ())):
                 raise ValueError("TreeExplainer does not support categorical splits")
             left, right = tree["left_children"], tree["right_children"]
             feature, condition = tree["split_indices"], tree["split_conditions"]
@@ -74,7 +74,7 @@ class TreeExplainer:
                     fraction = cover[child] / cover[node]
                     step = (feature[node], condition[node], goes_left, bool(default_left[node]), fraction)
                     stack.append((child, [*path, step], weight * fraction))
-        depth = max(1, *(len(path) for _, path in leaves))
+        depth = max([1, *(len(path) for _, path in leaves)])
         if depth > MAX_DEPTH:
             raise ValueError(f"TreeExplainer supports trees up to depth {MAX_DEPTH}, not {depth}")
         n = len(leaves)

@@ -168,6 +168,23 @@ def test_treeshap_on_other_tree_shapes(frame: pd.DataFrame, max_depth: int) -> N
     np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
 
 
+def test_models_treeshap_cannot_read_fall_back_to_xgboost(
+    model: SurvivalModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model.save(tmp_path / "copy")
+    fresh = SurvivalModel.load(tmp_path / "copy")
+
+    def unsupported(booster: xgb.Booster) -> TreeExplainer:
+        raise ValueError("TreeExplainer supports trees up to depth 8, not 12")
+
+    monkeypatch.setattr(TreeExplainer, "from_booster", unsupported)
+    person = PARTIAL[4]
+    fallback = fresh.explain(person)
+    assert fallback.probability == model.explain(person).probability
+    expected = {r.attribute: r.logit for r in model.explain(person).reasons}
+    assert {r.attribute: r.logit for r in fallback.reasons} == pytest.approx(expected, abs=1e-5)
+
+
 def test_explain_reports_the_completed_passenger_and_assumptions(model: SurvivalModel) -> None:
     prediction = model.explain(Passenger.create(pclass=3, sex="male", age=30), version="V1")
     completed = prediction.passenger

@@ -1,11 +1,13 @@
 """Failures inside listeners: the log gets the traceback, the user a friendly line, Slack its ack.
 
 Why listeners are wrapped instead of leaving everything to `@app.error`: in slack-bolt 1.30's
-`ThreadListenerRunner`, an exception raised *after* `ack()` resets `ack.response` to None. If that
-happens within the ~10 ms the request thread sleeps between looks at `ack.response`, Bolt never
-sees the ack, answers Slack with 404 after 3 s (the user sees an error, a modal stays stuck), and
-logs "didn't call ack()". So a failure after ack() is handled here and not re-raised. A failure
-before ack() is re-raised: the app's error handler then answers the request itself.
+`ThreadListenerRunner`, an exception raised *after* `ack()` resets `ack.response` to None (and may
+set status 500 on the response the request thread is about to return). Depending on when the
+request thread, which looks at `ack.response` every 10 ms, looks, Slack gets the ack, a 500, or a
+404 after 3 s ("didn't call ack()"): the user sees an error and a modal stays stuck. (HTTP mode
+also answers at ack() itself, see `bot.http`; Socket Mode relies on Bolt's runner alone.) So a
+failure after ack() is handled here and not re-raised. A failure before ack() is re-raised: the
+app's error handler then answers the request itself.
 """
 
 from __future__ import annotations

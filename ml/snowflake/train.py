@@ -34,6 +34,7 @@ import xgboost
 from snowflake.snowpark import Session  # at run time: Snowpark reads the handler's type hints
 
 from ml.config import MLSettings
+from ml.jobs import registration_info
 from ml.snowflake import identifiers, objects
 from ml.snowflake.data import read_passengers
 from ml.snowflake.errors import SnowflakeUnavailable
@@ -79,13 +80,7 @@ class ProgressWriter:
 def _registration_info(result: TrainingResult, table: str) -> dict[str, Any]:
     # The same record ml.jobs.train_and_register writes, plus where the training ran.
     return {
-        "n_rows": result.n_rows,
-        "n_train": result.n_train,
-        "n_holdout": result.n_holdout,
-        "holdout_fingerprint": result.holdout_fingerprint,
-        "train_seconds": round(result.seconds, 3),
-        "search": [{"params": row["params"], "log_loss": round(row["log_loss"], 5)} for row in result.search],
-        **result.info,
+        **registration_info(result),
         "trained_in": "snowflake stored procedure",
         "table": table,
         "xgboost": xgboost.__version__,
