@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -240,7 +241,7 @@ def cmd_rollback(args: argparse.Namespace, settings: MLSettings) -> int:
 def cmd_run(args: argparse.Namespace, settings: MLSettings) -> int:
     from bot.server import run
 
-    return run(settings, http=args.http, port=args.port, playground=False)
+    return run(settings, http=args.http, port=args.port, playground=False, workers=args.workers)
 
 
 def cmd_playground(args: argparse.Namespace, settings: MLSettings) -> int:
@@ -314,6 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("run", cmd_run, "run the Slack bot (Socket Mode, HTTP, or the local playground)")
     p.add_argument("--http", action="store_true", help="serve HTTP on /slack/events instead of Socket Mode")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1") or 1),
+        help="HTTP worker processes (default $WEB_CONCURRENCY or 1)",
+    )
     p.add_argument("--port", type=int, help="HTTP port (default $PORT or 3000)")
 
     p = add("playground", cmd_playground, "run the bot with a local Slack-like page in the browser")

@@ -15,7 +15,7 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bool) -> int:
+def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bool, workers: int = 1) -> int:
     bot_settings = BotSettings.from_env()
     port = port or bot_settings.port
     if playground or not bot_settings.has_slack_credentials:
@@ -51,6 +51,24 @@ def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bo
 
     from bot.http import build_asgi
 
-    _say(f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz)")
-    uvicorn.run(build_asgi(app, services), host="0.0.0.0", port=port, log_level="warning", access_log=False)
+    _say(f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz), {workers} worker(s)")
+    if workers > 1:  # each worker process builds its own app; they share the registry
+        uvicorn.run(
+            "bot.http:create_asgi",
+            factory=True,
+            workers=workers,
+            host="0.0.0.0",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    else:
+        uvicorn.run(
+            build_asgi(app, services),
+            workers=1,
+            host="0.0.0.0",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
     return 0

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from bot.localslack import serve_asgi_in_thread
 from bot.playground.server import create_playground
@@ -45,14 +46,12 @@ pytestmark = [
     ),
 ]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 ANSWER = re.compile(r"\d+% chance of survival")
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
@@ -74,8 +73,8 @@ def playground_url(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
 
 
 @pytest.fixture
-def page(browser: object, playground_url: str) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})  # type: ignore[attr-defined]
+def page(browser: Browser, playground_url: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(TIMEOUT_MS)
     tab = context.new_page()
     errors: list[str] = []
@@ -87,26 +86,26 @@ def page(browser: object, playground_url: str) -> Iterator[object]:
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
-def send(page: object, text: str) -> None:
+def send(page: Page, text: str) -> None:
     """Type into the message box and press Enter, as a person would."""
-    box = page.locator("#box")  # type: ignore[attr-defined]
+    box = page.locator("#box")
     box.fill(text)
     box.press("Enter")
     expect(box).to_have_value("")
 
 
-def bot_messages(page: object, *, ephemeral: bool | None = None) -> object:
+def bot_messages(page: Page, *, ephemeral: bool | None = None) -> Locator:
     selector = ".msg--bot"
     if ephemeral is not None:
         selector += ".msg--ephemeral" if ephemeral else ":not(.msg--ephemeral)"
-    return page.locator(selector)  # type: ignore[attr-defined]
+    return page.locator(selector)
 
 
-def field(page: object, block_id: str) -> object:
-    return page.locator(f".modal .input-block[data-block-id='{block_id}']")  # type: ignore[attr-defined]
+def field(page: Page, block_id: str) -> Locator:
+    return page.locator(f".modal .input-block[data-block-id='{block_id}']")
 
 
-def test_survive_with_text_shows_an_answer_with_a_percentage(page: object) -> None:
+def test_survive_with_text_shows_an_answer_with_a_percentage(page: Page) -> None:
     send(page, "/survive 1st class woman, 29, with my husband")
     answer = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
     expect(answer).to_have_count(1)
@@ -118,9 +117,9 @@ def test_survive_with_text_shows_an_answer_with_a_percentage(page: object) -> No
     expect(answer).not_to_contain_text(":large_green_circle:")
 
 
-def test_the_form_shows_errors_under_the_field_and_stays_open_then_answers(page: object) -> None:
+def test_the_form_shows_errors_under_the_field_and_stays_open_then_answers(page: Page) -> None:
     send(page, "/survive")
-    dialog = page.get_by_role("dialog", name="Would you survive?")  # type: ignore[attr-defined]
+    dialog = page.get_by_role("dialog", name="Would you survive?")
     expect(dialog).to_be_visible()
     field(page, "pclass").locator("select").select_option(label="1st class")
     field(page, "sex").get_by_label("Female").check()
@@ -139,15 +138,15 @@ def test_the_form_shows_errors_under_the_field_and_stays_open_then_answers(page:
     expect(bot_messages(page, ephemeral=True).filter(has_text=ANSWER)).to_have_count(1)
 
 
-def test_cancel_closes_the_form(page: object) -> None:
+def test_cancel_closes_the_form(page: Page) -> None:
     send(page, "/survive")
-    dialog = page.get_by_role("dialog", name="Would you survive?")  # type: ignore[attr-defined]
+    dialog = page.get_by_role("dialog", name="Would you survive?")
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Cancel").click()
     expect(dialog).to_have_count(0)
 
 
-def test_share_in_channel_shows_a_message_everyone_sees(page: object) -> None:
+def test_share_in_channel_shows_a_message_everyone_sees(page: Page) -> None:
     send(page, "/survive 3rd class man, 30, alone, from Southampton")
     answer = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
     answer.get_by_role("button", name="Share in channel").click()
@@ -158,7 +157,7 @@ def test_share_in_channel_shows_a_message_everyone_sees(page: object) -> None:
     expect(shared).not_to_contain_text("Only visible to you")
 
     # Ada sees the shared message, not Alice's private answer.
-    page.locator("#who").select_option(label="Ada (admin)")  # type: ignore[attr-defined]
+    page.locator("#who").select_option(label="Ada (admin)")
     expect(shared).to_have_count(1)
     expect(bot_messages(page, ephemeral=True)).to_have_count(0)
 
@@ -169,17 +168,17 @@ retrain_needed = pytest.mark.skipif(
 
 
 @retrain_needed
-def test_retrain_as_a_guest_is_refused_politely(page: object) -> None:
+def test_retrain_as_a_guest_is_refused_politely(page: Page) -> None:
     send(page, "/retrain")
     refusal = bot_messages(page, ephemeral=True)
     expect(refusal).to_have_count(1)
     expect(refusal).to_contain_text(re.compile(r"only .*admins", re.IGNORECASE))
-    expect(page.locator(".msg--bot").filter(has_text=re.compile(r"promoted|kept"))).to_have_count(0)  # type: ignore[attr-defined]
+    expect(page.locator(".msg--bot").filter(has_text=re.compile(r"promoted|kept"))).to_have_count(0)
 
 
 @retrain_needed
-def test_retrain_as_an_admin_reports_the_decision_in_one_message(page: object) -> None:
-    page.locator("#who").select_option(label="Ada (admin)")  # type: ignore[attr-defined]
+def test_retrain_as_an_admin_reports_the_decision_in_one_message(page: Page) -> None:
+    page.locator("#who").select_option(label="Ada (admin)")
     send(page, "/retrain")
     report = bot_messages(page, ephemeral=False).filter(has_text=re.compile(r"\b(promoted|kept) V\d+\b"))
     expect(report).to_have_count(1, timeout=45_000)
@@ -188,8 +187,8 @@ def test_retrain_as_an_admin_reports_the_decision_in_one_message(page: object) -
     expect(report.locator(".edited")).to_be_visible()
 
 
-def test_mrkdwn_is_rendered_and_everything_else_escaped(page: object) -> None:
-    rendered = page.evaluate(  # type: ignore[attr-defined]
+def test_mrkdwn_is_rendered_and_everything_else_escaped(page: Page) -> None:
+    rendered = page.evaluate(
         """async () => {
             const { mrkdwn } = await import("/playground/static/mrkdwn.js");
             const ctx = { userName: (id) => (id === "U_ALICE" ? "Alice Liddell" : id) };

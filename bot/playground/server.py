@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import App
 from starlette.applications import Starlette
@@ -36,6 +36,9 @@ from bot.localslack.client import Response as SlackResponse
 from bot.playground.state import CHANNEL, PlaygroundState, ResponseTarget
 from bot.settings import BotSettings
 from ml.config import MLSettings
+
+if TYPE_CHECKING:
+    from bot.services import Services
 
 JsonDict = dict[str, Any]
 
@@ -68,7 +71,9 @@ class PlaygroundError(Exception):
 class _Simulator(SlackClientSimulator):
     """The simulator, plus: remember which user each trigger id was issued for (modals are personal)."""
 
-    def __init__(self, request_url: str, signing_secret: str, fake: FakeSlackWebAPI, state: PlaygroundState):
+    def __init__(
+        self, request_url: str, signing_secret: str, fake: FakeSlackWebAPI, state: PlaygroundState
+    ) -> None:
         super().__init__(request_url, signing_secret, fake)
         self._state = state
         self._acting = threading.local()
@@ -96,7 +101,7 @@ class Playground:
 
     app: Starlette
     bolt_app: App
-    services: Any  # bot.services.Services
+    services: Services
     fake: FakeSlackWebAPI
     state: PlaygroundState
     signing_secret: str
@@ -398,7 +403,8 @@ def playground_routes(pg: Playground) -> list[BaseRoute]:
         return RedirectResponse("/playground/", status_code=307)
 
     async def index(request: Request) -> Response:
-        pg.simulator(request)  # learn our own address from the first page load
+        with suppress(PlaygroundError):
+            pg.simulator(request)  # learn our own address from the first page load
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
     async def info(request: Request) -> JsonDict:
@@ -549,7 +555,7 @@ def create_playground(
         raise
 
 
-def _ensure_model(services: Any, say: Callable[[str], None]) -> None:
+def _ensure_model(services: Services, say: Callable[[str], None]) -> None:
     from ml.jobs import ensure_model
     from ml.registry.local import default_actor
 
