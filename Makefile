@@ -32,7 +32,7 @@ lint: setup
 # browser download needs the internet). Best effort: the tests skip with a reason without it.
 browser:
 	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
-		(apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1) || true)
+		(apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null 2>&1) || true)
 
 clean:
 	rm -rf $(VENV) .lifeboat .pytest_cache

@@ -218,11 +218,12 @@ def _option(text: str, value: str) -> dict[str, Any]:
 
 
 def _input(block_id: str, label: str, element: dict[str, Any], hint: str | None = None) -> Block:
-    # Optional everywhere: the server validates and answers with per-field errors.
+    # Class and sex are required (Slack checks presence before submitting); everything else may be
+    # left empty and is imputed. The server validates every value and answers per-field errors.
     block: Block = {
         "type": "input",
         "block_id": block_id,
-        "optional": True,
+        "optional": block_id not in Passenger.REQUIRED,
         "label": _plain(label),
         "element": {**element, "action_id": VALUE},
     }
