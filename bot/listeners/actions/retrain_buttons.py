@@ -12,48 +12,39 @@ from bot.services import Services
 from ml.registry.base import RegistryError
 
 
+def _set_default(
+    kind: str, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
+) -> None:
+    """Make the button's version the default, if an admin clicked; recorded as `kind` in the audit trail."""
+    services = Services.of(context)
+    user = body["user"]["id"]
+    if not services.admins.is_admin(user, client):  # type: ignore[union-attr]
+        respond(text="Only lifeboat admins can change the model.", replace_original=False)
+        return
+    target = action["value"]
+    try:
+        previous = services.registry.set_default(target, actor=user, action=kind, details={"via": "button"})
+    except RegistryError as exc:
+        respond(text=f":warning: {exc}", replace_original=False)
+        return
+    verb = "promoted" if kind == "promote" else "rolled back"
+    respond(
+        text=f"<@{user}> {verb} {previous} → {target}.", response_type="in_channel", replace_original=False
+    )
+
+
 def promote_anyway(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
 ) -> None:
     ack()
-    services = Services.of(context)
-    user = body["user"]["id"]
-    if not services.admins.is_admin(user, client):
-        respond(text="Only lifeboat admins can change the model.", replace_original=False)
-        return
-    try:
-        previous = services.registry.set_default(
-            action["value"], actor=user, action="promote", details={"via": "promote anyway"}
-        )
-    except RegistryError as exc:
-        respond(text=f":warning: {exc}", replace_original=False)
-        return
-    respond(
-        text=f"<@{user}> promoted {action['value']} (was {previous}).",
-        response_type="in_channel",
-        replace_original=False,
-    )
+    _set_default("promote", body, action, respond, client, context)
 
 
 def roll_back(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
 ) -> None:
     ack()
-    services = Services.of(context)
-    user = body["user"]["id"]
-    if not services.admins.is_admin(user, client):
-        respond(text="Only lifeboat admins can change the model.", replace_original=False)
-        return
-    try:
-        previous = services.registry.set_default(action["value"], actor=user, action="rollback")
-    except RegistryError as exc:
-        respond(text=f":warning: {exc}", replace_original=False)
-        return
-    respond(
-        text=f"<@{user}> rolled back {previous} → {action['value']}.",
-        response_type="in_channel",
-        replace_original=False,
-    )
+    _set_default("rollback", body, action, respond, client, context)
 
 
 def register(app: App) -> None:
