@@ -42,6 +42,19 @@ def fast(frame: pd.DataFrame) -> TrainingResult:
 # Quality of the full default recipe
 
 
+@pytest.fixture(scope="module")
+def default_result(frame: pd.DataFrame) -> TrainingResult:
+    return train(frame, TrainConfig())
+
+
+def test_default_recipe_holds_its_measured_quality(default_result: TrainingResult) -> None:
+    """A regression floor just under what the recipe measures today (acc 0.828, AUC 0.874, Brier
+    0.1235, ECE 0.044): the issue's stricter targets are tracked by the xfail test below."""
+    cv = default_result.cv_metrics
+    assert cv["accuracy"] >= 0.825 and cv["roc_auc"] >= 0.870
+    assert cv["brier"] <= 0.125 and cv["ece"] <= 0.046
+
+
 @pytest.mark.xfail(
     strict=False,
     reason=(
@@ -50,8 +63,8 @@ def fast(frame: pd.DataFrame) -> TrainingResult:
         "reported to the lead, not tuned on the test seed"
     ),
 )
-def test_default_recipe_meets_the_quality_targets(frame: pd.DataFrame) -> None:
-    result = train(frame, TrainConfig())
+def test_default_recipe_meets_the_quality_targets(default_result: TrainingResult) -> None:
+    result = default_result
     cv = result.cv_metrics
     assert result.info["cv"] == "3x5-fold stratified"
     failures = []
