@@ -296,12 +296,14 @@ class RetrainService:
         settings: MLSettings,
         config: TrainConfig | None = None,
         tolerance: float = TOLERANCE,
+        work: RunWork | None = None,
     ) -> None:
         self.registry = registry
         self.store = store
         self.settings = settings
         self.config = config
         self.tolerance = tolerance
+        self.work = work  # who does the steps: None = this process, on a CSV (local_work)
 
     @classmethod
     def from_settings(cls, settings: MLSettings, registry: ModelRegistry | None = None) -> RetrainService:
@@ -313,7 +315,12 @@ class RetrainService:
             from ml.runs import SQLiteRunStore
 
             store = SQLiteRunStore(registry)
-        return cls(registry, store, settings, TrainConfig.from_settings(settings))
+        work = None
+        if settings.backend == "snowflake":  # the heavy steps run inside Snowflake
+            from ml.snowflake.retrain import warehouse_work
+
+            work = warehouse_work(settings, registry)
+        return cls(registry, store, settings, TrainConfig.from_settings(settings), work=work)
 
     def start(self, actor: str, *, origin: dict[str, Any] | None = None) -> Acquired | Busy:
         """Take the lock and launch a worker process; returns at once."""
@@ -353,6 +360,7 @@ class RetrainService:
             config=self.config,
             progress=progress,
             tolerance=self.tolerance,
+            work=self.work,
         )
         return RunOutcome(run)
 
@@ -379,7 +387,9 @@ def _worker_main(argv: list[str]) -> int:
     service = RetrainService.from_settings(MLSettings.from_env())
     # One training thread: the other core stays free for the bot's /survive traffic.
     config = TrainConfig.from_settings(service.settings, nthread=1)
-    run = execute_run(args.run_id, service.registry, service.store, data=args.data, config=config)
+    run = execute_run(
+        args.run_id, service.registry, service.store, data=args.data, config=config, work=service.work
+    )
     return 0 if run.status == SUCCEEDED else 1
 
 

@@ -26,13 +26,10 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,6 +54,7 @@ if TYPE_CHECKING:
 
     from ml.config import MLSettings
     from ml.runs import RunStore
+    from ml.snowflake.runs import SnowflakeRunStore
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +235,7 @@ class SnowflakeRegistry(ModelRegistry):
         self._load_lock = threading.Lock()
         self._audit_lock = threading.Lock()
         self._last_audit_id = 0
+        self._run_stores: list[SnowflakeRunStore] = []
 
     @classmethod
     def from_settings(cls, settings: MLSettings) -> SnowflakeRegistry:
@@ -255,6 +254,9 @@ class SnowflakeRegistry(ModelRegistry):
         return explain(exc, doing, role=current_role(self.session))
 
     def close(self) -> None:
+        for store in self._run_stores:
+            store.close()
+        self._run_stores.clear()
         if self.owns_session:
             self.session.close()
 
@@ -529,41 +531,23 @@ class SnowflakeRegistry(ModelRegistry):
 
     # -- retraining runs -----------------------------------------------------------------------
     def run_store(self) -> RunStore:
-        """Retraining runs and their lock, in a SQLite file under LIFEBOAT_HOME: the lock then
-        serialises runs started from this machine (bot and CLI), not across machines."""
-        from ml.runs import SQLiteRunStore
+        """Retraining runs and their lock in LIFEBOAT_RUNS / LIFEBOAT_LOCKS (ml.snowflake.runs), so
+        every replica of the bot and the CLI share one lock and one history.
 
-        return SQLiteRunStore(_LocalRunDatabase(Path(self.settings.home) / "snowflake-runs.db"))
+        A registry that opened its own session gives the store a second session, opened on first
+        use: a Snowflake transaction spans everything its session runs, and the store's transactions
+        must not take in the registry's statements from other threads (or a running procedure)."""
+        from ml.snowflake.runs import SessionSql, SnowflakeRunStore, is_local_testing, session_sql
 
+        if self.owns_session and not is_local_testing(self.session):
+            from ml.snowflake.session import open_session
 
-class _LocalRunDatabase:
-    """The connection()/transaction() pair SQLiteRunStore expects, on its own SQLite file."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._local = threading.local()
-
-    def connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        db = self.connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            sql = SessionSql(connect=lambda: open_session(self.settings))
+        else:
+            sql = session_sql(self.session)
+        store = SnowflakeRunStore(sql, self.settings)
+        self._run_stores.append(store)
+        return store
 
 
 __all__ = [

@@ -6,7 +6,9 @@ tests create them exactly as production does. The model itself is created by the
 passenger table by `ml.snowflake.data` (its columns follow the CSV), the scored tables by
 `ml.snowflake.sql`.
 
-Times are ISO-8601 UTC strings, as in the local registry, so both backends' records read alike.
+Times are ISO-8601 UTC strings, as in the local registry, so both backends' records read alike,
+except in the retraining runs and locks tables: there they are epoch seconds (FLOAT) taken from the
+server's clock, because lease arithmetic happens in SQL and `ml.runs.Run` keeps epoch seconds.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ if TYPE_CHECKING:
 
 AUDIT_TABLE = "LIFEBOAT_AUDIT"
 PROGRESS_TABLE = "LIFEBOAT_TRAINING_PROGRESS"
+RUNS_TABLE = "LIFEBOAT_RUNS"
+LOCKS_TABLE = "LIFEBOAT_LOCKS"
+# The locks table's first row, written by the CREATE itself: every lock change starts by updating
+# it, which serialises them (see ml.snowflake.runs). No lock is ever named this.
+LOCK_GUARD = "*"
 
 
 def audit_schema() -> StructType:
@@ -58,12 +65,73 @@ def progress_schema() -> StructType:
     )
 
 
+def runs_schema() -> StructType:
+    """Retraining runs, one row each, for every model in the schema (MODEL_NAME); the columns of
+    `ml.runs.Run`. Times: epoch seconds on the server's clock."""
+    from snowflake.snowpark.types import (
+        BooleanType,
+        DoubleType,
+        LongType,
+        StringType,
+        StructField,
+        StructType,
+    )
+
+    return StructType(
+        [
+            StructField("ID", StringType()),
+            StructField("MODEL_NAME", StringType()),
+            StructField("ACTOR", StringType()),
+            StructField("STARTED_AT", DoubleType()),
+            StructField("FINISHED_AT", DoubleType()),
+            StructField("STATUS", StringType()),
+            StructField("STEP", StringType()),
+            StructField("STEP_INDEX", LongType()),
+            StructField("STEPS_TOTAL", LongType()),
+            StructField("VERSION", StringType()),
+            StructField("DECISION", StringType()),
+            StructField("PROMOTED", BooleanType()),
+            StructField("RESULT", StringType()),  # JSON
+            StructField("ERROR", StringType()),
+            StructField("ORIGIN", StringType()),  # JSON
+        ]
+    )
+
+
+def locks_schema() -> StructType:
+    """Leases: a row per held lock (NAME, e.g. 'retrain:TITANIC'), deleted when released, plus the
+    LOCK_GUARD row. Times: epoch seconds on the server's clock."""
+    from snowflake.snowpark.types import DoubleType, StringType, StructField, StructType
+
+    return StructType(
+        [
+            StructField("NAME", StringType()),
+            StructField("HOLDER", StringType()),
+            StructField("ACQUIRED_AT", DoubleType()),
+            StructField("EXPIRES_AT", DoubleType()),
+        ]
+    )
+
+
+def locks_seed() -> list[list[Any]]:
+    """The rows the locks table is created with (in the same CREATE ... AS SELECT)."""
+    return [[LOCK_GUARD, None, 0.0, 0.0]]
+
+
 def audit_table(settings: Any) -> str:
     return identifiers.in_schema(settings, AUDIT_TABLE)
 
 
 def progress_table(settings: Any) -> str:
     return identifiers.in_schema(settings, PROGRESS_TABLE)
+
+
+def runs_table(settings: Any) -> str:
+    return identifiers.in_schema(settings, RUNS_TABLE)
+
+
+def locks_table(settings: Any) -> str:
+    return identifiers.in_schema(settings, LOCKS_TABLE)
 
 
 def table_exists(session: Session, name: str) -> bool:
@@ -75,12 +143,15 @@ def table_exists(session: Session, name: str) -> bool:
     return True
 
 
-def ensure_table(session: Session, name: str, schema: StructType) -> None:
-    """Create the table if it is missing. Checking first means opening a registry whose tables exist
-    needs no running warehouse; two creators racing both succeed (IF NOT EXISTS)."""
+def ensure_table(
+    session: Session, name: str, schema: StructType, rows: list[list[Any]] | None = None
+) -> None:
+    """Create the table if it is missing, holding `rows` from the start. Checking first means opening
+    a registry whose tables exist needs no running warehouse; two creators racing both succeed
+    (CREATE TABLE IF NOT EXISTS ... AS SELECT: only the one that creates it writes the rows)."""
     if table_exists(session, name):
         return
-    session.create_dataframe([], schema=schema).write.save_as_table(
+    session.create_dataframe(rows or [], schema=schema).write.save_as_table(
         name, mode="ignore", comment="created by lifeboat (see ml/snowflake/objects.py)"
     )
 

@@ -88,6 +88,18 @@ def _registration_info(result: TrainingResult, table: str) -> dict[str, Any]:
     }
 
 
+def procedure_settings(database: str, schema: str, table: str, model_name: str) -> MLSettings:
+    """The settings a procedure works with, from its arguments."""
+    return MLSettings(
+        backend="snowflake",
+        home=Path(tempfile.gettempdir()) / "lifeboat",  # the procedure's writable scratch space
+        model_name=model_name,
+        snowflake_database=database,
+        snowflake_schema=schema,
+        snowflake_table=table,
+    )
+
+
 def train_procedure(
     session: Session,
     database: str,
@@ -101,14 +113,7 @@ def train_procedure(
     register: bool,
 ) -> str:
     """The stored procedure's handler (runs inside Snowflake). Returns the summary as JSON."""
-    settings = MLSettings(
-        backend="snowflake",
-        home=Path(tempfile.gettempdir()) / "lifeboat",  # the procedure's writable scratch space
-        model_name=model_name,
-        snowflake_database=database,
-        snowflake_schema=schema,
-        snowflake_table=table,
-    )
+    settings = procedure_settings(database, schema, table, model_name)
     source = identifiers.data_table(settings)
     report = ProgressWriter(session, objects.progress_table(settings), run_id)
     report("load data", source)
@@ -161,16 +166,14 @@ def register_procedure(session: Session, code_dir: Path) -> str:
     return PROCEDURE
 
 
-def procedure_error(exc: BaseException) -> SnowflakeUnavailable:
+def procedure_error(exc: BaseException, doing: str = "training in the warehouse") -> SnowflakeUnavailable:
     """A failed CALL -> the Python exception line from the procedure's traceback, on one line."""
     from ml.snowflake.session import driver_message
 
     text = str(getattr(exc, "message", None) or exc)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     raised = [line for line in lines if re.match(r"^[\w.]*(Error|Exception|Unavailable)\b.*:", line)]
-    return SnowflakeUnavailable(
-        f"training in the warehouse failed: {(raised[-1] if raised else driver_message(exc))[:400]}"
-    )
+    return SnowflakeUnavailable(f"{doing} failed: {(raised[-1] if raised else driver_message(exc))[:400]}")
 
 
 class TrainingJob:
@@ -183,8 +186,10 @@ class TrainingJob:
         job: Any,
         run_id: str,
         code: tempfile.TemporaryDirectory[str],
+        doing: str = "training in the warehouse",
     ) -> None:
         self.session, self.settings, self.run_id = session, settings, run_id
+        self.doing = doing
         self._job = job
         self._code = code  # the staged imports must outlive the call (local testing reads them late)
         self._seen = 0
@@ -211,7 +216,7 @@ class TrainingJob:
         try:
             raw = self._job if isinstance(self._job, str) else self._job.result()
         except Exception as exc:
-            raise procedure_error(exc) from None
+            raise procedure_error(exc, self.doing) from None
         finally:
             self._code.cleanup()
         return json.loads(raw)
@@ -220,6 +225,38 @@ class TrainingJob:
         if not isinstance(self._job, str):
             self._job.cancel()
         self._code.cleanup()
+
+
+def start_procedure(
+    session: Session,
+    settings: MLSettings,
+    *,
+    register: Callable[[Session, Path], str],
+    arguments: Callable[[str], list[Any]],
+    run_id: str | None = None,
+    doing: str = "training in the warehouse",
+) -> TrainingJob:
+    """Stage the `ml` package, (re)create a procedure with `register(session, code_dir)` and call it
+    with `arguments(run_id)` without blocking. The procedure reports its steps under `run_id`."""
+    from ml.snowflake.package import stage_code
+    from ml.snowflake.session import current_role, explain, require_table
+
+    require_table(session, identifiers.data_table(settings))
+    run_id = run_id or uuid.uuid4().hex[:12]
+    code = tempfile.TemporaryDirectory(prefix="lifeboat-sproc-")
+    try:
+        objects.ensure_table(session, objects.progress_table(settings), objects.progress_schema())
+        name = register(session, stage_code(Path(code.name)))
+        job = session.call(name, *arguments(run_id), block=False)
+    except SnowflakeUnavailable:
+        code.cleanup()
+        raise
+    except Exception as exc:
+        code.cleanup()
+        if "Python Interpreter Error" in str(exc):  # local testing runs the call right here
+            raise procedure_error(exc, doing) from None
+        raise explain(exc, f"start {doing}", role=current_role(session)) from None
+    return TrainingJob(session, settings, job, run_id, code, doing)
 
 
 def start_training(
@@ -232,19 +269,13 @@ def start_training(
     config: TrainConfig | None = None,
 ) -> TrainingJob:
     """Register the procedure and call it without blocking."""
-    from ml.snowflake.package import stage_code
-    from ml.snowflake.session import current_role, explain, require_table
-
     source = identifiers.data_table(settings)
-    require_table(session, source)
     config = config or TrainConfig.from_settings(settings)
-    run_id = uuid.uuid4().hex[:12]
-    code = tempfile.TemporaryDirectory(prefix="lifeboat-sproc-")
-    try:
-        objects.ensure_table(session, objects.progress_table(settings), objects.progress_schema())
-        name = register_procedure(session, stage_code(Path(code.name)))
-        job = session.call(
-            name,
+    return start_procedure(
+        session,
+        settings,
+        register=register_procedure,
+        arguments=lambda run_id: [
             identifiers.database(settings),
             identifiers.schema(settings),
             source,
@@ -254,17 +285,8 @@ def start_training(
             comment,
             json.dumps(dataclasses.asdict(config)),
             register,
-            block=False,
-        )
-    except SnowflakeUnavailable:
-        code.cleanup()
-        raise
-    except Exception as exc:
-        code.cleanup()
-        if "Python Interpreter Error" in str(exc):  # local testing runs the call right here
-            raise procedure_error(exc) from None
-        raise explain(exc, "start the training procedure", role=current_role(session)) from None
-    return TrainingJob(session, settings, job, run_id, code)
+        ],
+    )
 
 
 def run_training(
