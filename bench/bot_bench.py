@@ -112,7 +112,14 @@ class BotProcess:
     """`lifeboat run --http --port P` in a fresh process, pointed at the fake Slack (with `workers`,
     `uvicorn --factory bot.http:create_asgi --workers N` instead: what several processes give)."""
 
-    def __init__(self, home: Path, fake: FakeSlackWebAPI, workdir: Path, workers: int = 0) -> None:
+    def __init__(
+        self,
+        home: Path,
+        fake: FakeSlackWebAPI,
+        workdir: Path,
+        workers: int = 0,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         script = Path(sys.executable).with_name("lifeboat")
         lifeboat = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
@@ -122,6 +129,7 @@ class BotProcess:
             command += ["--log-level", "warning", "--no-access-log"]
         else:
             command = [*lifeboat, "run", "--http", "--port", str(self.port)]
+        extra_env = env
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "LIFEBOAT_"))}
         env.update(
             SLACK_BOT_TOKEN=TOKEN,
@@ -130,6 +138,7 @@ class BotProcess:
             LIFEBOAT_HOME=str(home),
             LIFEBOAT_BACKEND="local",
         )
+        env.update(extra_env or {})
         self.log = (workdir / f"bot-{self.port}.log").open("w")
         self.started_at = time.time()
         # cwd: an empty directory, so no .env of the developer's is read

@@ -12,6 +12,7 @@ never competes with Slack's listener threads for the GIL; the CLI runs them in p
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import subprocess
@@ -40,6 +41,7 @@ PRIMARY_METRIC = "log_loss"
 # challenger counts as "not worse".
 TOLERANCE = 0.01
 HEARTBEAT_SECONDS = 5.0
+WORKER_NICENESS = 10
 
 
 class RetrainError(RuntimeError):
@@ -384,6 +386,9 @@ def _worker_main(argv: list[str]) -> int:
     worker.add_argument("--data")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-worker %(levelname)s %(message)s")
+    # Training is background work: let the serving processes have the CPU whenever they want it.
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     service = RetrainService.from_settings(MLSettings.from_env())
     # One training thread: the other core stays free for the bot's /survive traffic.
     config = TrainConfig.from_settings(service.settings, nthread=1)
