@@ -208,6 +208,10 @@ def cmd_sql(args: argparse.Namespace, settings: MLSettings) -> int:
 def cmd_retrain(args: argparse.Namespace, settings: MLSettings) -> int:
     from ml.retrain import RetrainService
 
+    if settings.backend == "snowflake" and args.data:
+        raise CliError(
+            "on Snowflake, retraining reads TITANIC_DATA: run `lifeboat load-data --data CSV` first"
+        )
     service = RetrainService.from_settings(settings)
     outcome = service.run_blocking(actor=_actor(), data=args.data, progress=lambda step: _say(f"… {step}"))
     print(outcome.summary())

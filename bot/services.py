@@ -52,7 +52,10 @@ class Services:
             scorer,
             retrain=retrain,
             admins=AdminPolicy(bot_settings.admins, bot_settings.admins_include_workspace_admins),
-            watcher=RetrainWatcher(retrain.store),
+            # Reading a run's record is a warehouse query on Snowflake: poll it less often there.
+            watcher=RetrainWatcher(
+                retrain.store, poll_seconds=2.0 if ml_settings.backend == "snowflake" else 0.25
+            ),
         )
 
     @property

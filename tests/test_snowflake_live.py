@@ -4,13 +4,17 @@ Skipped unless LIFEBOAT_SNOWFLAKE_TEST_CONNECTION names a connections.toml entry
 created under unique names (a model LIFEBOAT_TEST_xxxx, tables TITANIC_TEST_xxxx, SCORED_xxxx) in
 LIFEBOAT_SNOWFLAKE_DATABASE/SCHEMA (default LIFEBOAT.PUBLIC) and dropped at the end. The role
 needs the privileges listed in the README's Snowflake section. Tests run in file order and build
-on each other (V1, then V2, then V3 trained in the warehouse).
+on each other (V1, then V2, then V3 trained in the warehouse, then a retraining run's version).
+The retraining tables (LIFEBOAT_RUNS, LIFEBOAT_LOCKS) are shared by every model in the schema: only
+the test model's rows are deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -74,6 +78,23 @@ def _cleanup(reg: Any, settings: MLSettings) -> None:
     for table in (settings.snowflake_table, f"SCORED_{SUFFIX}"):
         session.sql(f"DROP TABLE IF EXISTS {identifiers.in_schema(settings, table)}").collect()
     session.table(objects.audit_table(settings)).delete(col("MODEL_NAME") == settings.model_name)
+    _delete_runs(session, settings)
+
+
+def _delete_runs(session: Any, settings: MLSettings) -> None:
+    """The test model's retraining runs, lock and progress rows (the tables stay: shared)."""
+    from snowflake.snowpark.functions import col
+
+    from ml.snowflake import objects
+    from ml.snowflake.runs import lock_name
+
+    with contextlib.suppress(Exception):  # not created if no retraining test ran
+        runs = session.table(objects.runs_table(settings))
+        ids = [row["ID"] for row in runs.filter(col("MODEL_NAME") == settings.model_name).collect()]
+        runs.delete(col("MODEL_NAME") == settings.model_name)
+        session.table(objects.locks_table(settings)).delete(col("NAME") == lock_name(settings))
+        if ids:
+            session.table(objects.progress_table(settings)).delete(col("RUN_ID").isin(ids))
 
 
 def local_model() -> Any:
@@ -178,6 +199,90 @@ def test_train_in_the_warehouse(settings: MLSettings, registry: Any) -> None:
     # Same recipe and rows; the warehouse's xgboost may be another version, so allow a little.
     for name, value in local.metrics().items():
         assert version.metrics[name] == pytest.approx(value, abs=0.02), name
+
+
+def _replica(settings: MLSettings) -> Any:
+    """A run store on a session of its own, as each bot replica has."""
+    from ml.snowflake.runs import SessionSql, SnowflakeRunStore
+    from ml.snowflake.session import open_session
+
+    return SnowflakeRunStore(SessionSql(connect=lambda: open_session(settings)), settings)
+
+
+def test_replicas_racing_for_the_retraining_lock_get_exactly_one(settings: MLSettings, registry: Any) -> None:
+    from ml.retrain import STEPS
+    from ml.runs import FAILED, SUCCEEDED, Acquired, Busy
+
+    replicas = [_replica(settings) for _ in range(3)]
+    try:
+        for store in replicas:  # log in first, so the race is between transactions, not logins
+            store.recent(1)
+        barrier = threading.Barrier(len(replicas))
+        results: list[Any] = []
+
+        def start(store: Any) -> None:
+            barrier.wait()
+            results.append(store.start("tests", len(STEPS)))
+
+        threads = [threading.Thread(target=start, args=(store,)) for store in replicas]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        won = [r for r in results if isinstance(r, Acquired)]
+        assert len(won) == 1, results
+        winner = won[0].run.id
+        assert all(r.run.id == winner for r in results if isinstance(r, Busy))
+        assert all(store.current().id == winner for store in replicas)
+        assert replicas[2].heartbeat(winner)  # the lease is the run's, renewable from any session
+        replicas[1].finish(winner, status=SUCCEEDED, decision="race test")
+        assert all(store.current() is None for store in replicas)
+
+        # A replica that stops heart-beating loses its lease to another (server time).
+        first = replicas[0].start("tests", len(STEPS), lease=2.0)
+        assert isinstance(first, Acquired)
+        assert isinstance(replicas[1].start("tests", len(STEPS)), Busy)
+        time.sleep(3.0)
+        second = replicas[1].start("tests", len(STEPS))
+        assert isinstance(second, Acquired)
+        dead = replicas[2].get(first.run.id)
+        assert dead.status == FAILED and "stopped responding" in dead.error
+        replicas[1].finish(second.run.id, status=SUCCEEDED, decision="race test")
+    finally:
+        for store in replicas:
+            store.close()
+
+
+def test_a_retraining_run_in_the_warehouse(settings: MLSettings, registry: Any) -> None:
+    """RetrainService on the Snowflake backend: lock and run record in LIFEBOAT_RUNS/LOCKS, the
+    steps in the LIFEBOAT_RETRAIN procedure, polled; the champion is the current default."""
+    from ml.retrain import STEPS, RetrainService
+    from ml.snowflake.runs import SnowflakeRunStore
+
+    service = RetrainService.from_settings(settings, registry=registry)
+    assert isinstance(service.store, SnowflakeRunStore) and service.work is not None
+    champion = registry.get_default()
+    before = {v.version for v in registry.list_versions()}
+    seen: list[str] = []
+    outcome = service.run_blocking("tests", progress=seen.append)
+    assert outcome.ok, outcome.summary()
+    run = outcome.run
+    assert seen == list(STEPS) and run.step_index == len(STEPS)
+    assert run.version not in before
+    version = registry.get_version(run.version)
+    assert version.info["run_id"] == run.id and version.info["decision"]["reason"] == run.decision
+    assert version.info["decision"]["champion_version"] == champion
+    assert (registry.get_default() == run.version) == bool(run.promoted)
+    event = registry.history(1)[0]
+    assert (event.action, event.to_version, event.details["run_id"]) == ("retrain", run.version, run.id)
+    assert service.store.current() is None
+    assert service.store.recent(1)[0].id == run.id
+    # Another replica sees the same history.
+    other = _replica(settings)
+    try:
+        assert other.get(run.id) == service.store.get(run.id)
+    finally:
+        other.close()
 
 
 def test_a_missing_database_is_named(settings: MLSettings) -> None:

@@ -8,5 +8,6 @@ file must stay free of imports: `ml.snowflake.model` has to load with numpy, pan
 Modules: `contract` (the model's SQL signature), `identifiers` (safe names), `errors`, `session`
 (connections.toml -> Session), `objects` (the tables lifeboat creates: all DDL), `data`
 (TITANIC_DATA in and out), `model` (the CustomModel that runs in the warehouse), `train` (the
-training stored procedure), `scoring` (mv.run and SQL batch scoring), `sql` (printable SQL).
+training stored procedure), `retrain` (retraining runs in the warehouse), `runs` (the run lock and
+run records in Snowflake tables), `scoring` (mv.run and SQL batch scoring), `sql` (printable SQL).
 """

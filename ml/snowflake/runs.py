@@ -495,10 +495,10 @@ class SnowflakeRunStore(RunStore):
     ) -> Acquired | Busy:
         run_id = uuid.uuid4().hex[:12]
 
-        def take() -> str | None:
+        def take() -> Run | None:
             holder = self._expire()
             if holder is not None:
-                return holder
+                return self._holder_run(holder)  # read in the transaction, as it stands
             self.sql.count(insert_lock(self.locks, self.sql.now), [self.lock_name, run_id, float(lease)])
             self.sql.count(
                 insert_run(self.runs, self.sql.now),
@@ -516,13 +516,13 @@ class SnowflakeRunStore(RunStore):
             )
             return None
 
-        holder = self._guarded(take)
-        if holder is not None:
-            return Busy(self._holder_run(holder))
+        holding = self._guarded(take)
+        if holding is not None:
+            return Busy(holding)
         # Read the holder back once committed: who won. Only this run, by the guard's serialisation;
         # anything else (the guard did not serialise as documented) and this run gives way.
         holders = {row["HOLDER"] for row in self.sql.rows(select_holders(self.locks), [self.lock_name])}
-        if False:
+        if holders != {run_id}:
             log.warning(
                 "lost the retraining lock right after taking it (holders: %s)", sorted(map(str, holders))
             )
