@@ -21,8 +21,9 @@ test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Prints one table; rows marked NO missed their target (python -m bench exits 1 for scripts).
 bench: setup
-	$(BIN)/python -m bench
+	@$(BIN)/python -m bench || echo "bench: some targets were missed: see the rows marked NO"
 
 lint: setup
 	$(BIN)/ruff check .
