@@ -20,6 +20,7 @@ SHIPPED_DATA = "titanic.csv"
 # Columns that give the outcome away (seaborn's `alive`, titanic3's lifeboat and body number).
 LEAKY_COLUMNS = ("boat", "body", "alive")
 FEATURE_SOURCE_COLUMNS = ("pclass", "sex", "age", "sibsp", "parch", "fare", "embarked")
+NUMERIC_SOURCE_COLUMNS = ("pclass", "age", "sibsp", "parch", "fare")
 TARGET = "survived"
 
 # Header spellings seen in the wild (Kaggle, Snowflake upper case, titanic3, seaborn) -> canonical.
@@ -42,7 +43,7 @@ def shipped_data_path() -> Path:
     return Path(str(resources.files("ml") / "data" / SHIPPED_DATA))
 
 
-def _canonical_name(column: object) -> str:
+def canonical_name(column: object) -> str:
     name = re.sub(r"[^0-9a-z]+", "_", str(column).strip().lower()).strip("_")
     return _ALIASES.get(name, name)
 
@@ -53,7 +54,7 @@ def normalize(frame: pd.DataFrame, *, require_target: bool) -> pd.DataFrame:
     Missing values stay missing (NaN/None): imputation belongs to the feature definition so that
     training and scoring impute the same way.
     """
-    renamed = frame.rename(columns={c: _canonical_name(c) for c in frame.columns})
+    renamed = frame.rename(columns={c: canonical_name(c) for c in frame.columns})
     if renamed.columns.duplicated().any():
         dupes = sorted(set(renamed.columns[renamed.columns.duplicated()]))
         raise DataError(f"columns appear twice after normalising names: {', '.join(dupes)}")

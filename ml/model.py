@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from ml.passenger import CLASS_NAMES, PORTS, Passenger
 from ml.treeshap import TreeExplainer
 
 BOOSTER_FILE = "booster.ubj"
+PARALLEL_ROWS = 10_000  # from this many rows a batch is scored on every core
 SPEC_FILE = "features.json"
 MODEL_FILES = (BOOSTER_FILE, SPEC_FILE)
 
@@ -143,12 +145,23 @@ class SurvivalModel:
         self._explainer: TreeExplainer | Literal[False] | None = None  # built on first explain
         # One row is fastest on one thread; large batches set their own thread count.
         self.booster.set_param({"nthread": 1})
+        self._parallel: xgb.Booster | None = None
 
     # -- scoring -------------------------------------------------------------------------------
     # Every probability, of one passenger or of millions, is columns -> spec.transform ->
     # `_margin` -> `_sigmoid`, so one answer and the same row in a batch are bit-identical.
     def _margin(self, matrix: np.ndarray) -> np.ndarray:
-        return self.booster.inplace_predict(matrix, predict_type="margin")
+        booster = self.booster if len(matrix) < PARALLEL_ROWS else self._parallel_booster()
+        return booster.inplace_predict(matrix, predict_type="margin")
+
+    def _parallel_booster(self) -> xgb.Booster:
+        """A copy using every core, for big batches (each row's trees are summed in the same order
+        whatever the thread count, so its probabilities equal the one-thread booster's)."""
+        if self._parallel is None:
+            parallel = self.booster.copy()
+            parallel.set_param({"nthread": os.cpu_count() or 1})
+            self._parallel = parallel
+        return self._parallel
 
     def margin(self, columns: Columns) -> np.ndarray:
         return self._margin(self.spec.transform(columns))
