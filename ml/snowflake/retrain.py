@@ -34,11 +34,11 @@ from ml.snowflake import identifiers, objects
 from ml.snowflake.data import read_passengers
 from ml.snowflake.train import (
     DONE,
-    PACKAGES,
     POLL_SECONDS,
     ProgressWriter,
     TrainingJob,
     procedure_settings,
+    register_temporary_procedure,
     start_procedure,
 )
 from ml.training import TrainConfig
@@ -113,21 +113,12 @@ def retrain_procedure(
 
 
 def register_retrain_procedure(session: Session, code_dir: Path) -> str:
-    """Create the temporary procedure with `code_dir` (a staged copy of `ml`) as its import."""
+    """The retraining procedure."""
     from snowflake.snowpark.types import DoubleType, StringType
 
-    session.sproc.register(
-        retrain_procedure,
-        name=PROCEDURE,
-        return_type=StringType(),
-        input_types=[StringType()] * 7 + [DoubleType()],
-        packages=list(PACKAGES),
-        imports=[(str(code_dir), "ml")],
-        is_permanent=False,
-        replace=True,
-        execute_as="caller",
+    return register_temporary_procedure(
+        session, retrain_procedure, PROCEDURE, [StringType()] * 7 + [DoubleType()], code_dir
     )
-    return PROCEDURE
 
 
 # -- the JSON between the two sides --------------------------------------------------------------------

@@ -148,22 +148,34 @@ def train_procedure(
     return json.dumps(summary, default=str)
 
 
-def register_procedure(session: Session, code_dir: Path) -> str:
-    """Create the temporary procedure with `code_dir` (a staged copy of `ml`) as its import."""
-    from snowflake.snowpark.types import BooleanType, StringType
+def register_temporary_procedure(
+    session: Session, handler: Callable[..., str], name: str, input_types: list[Any], code_dir: Path
+) -> str:
+    """Create a temporary procedure running `handler`, with `code_dir` (a staged copy of `ml`) as
+    its import and the packages the `ml` code needs from Snowflake's channel."""
+    from snowflake.snowpark.types import StringType
 
     session.sproc.register(
-        train_procedure,
-        name=PROCEDURE,
+        handler,
+        name=name,
         return_type=StringType(),
-        input_types=[StringType()] * 8 + [BooleanType()],
+        input_types=input_types,
         packages=list(PACKAGES),
         imports=[(str(code_dir), "ml")],
         is_permanent=False,
         replace=True,
         execute_as="caller",
     )
-    return PROCEDURE
+    return name
+
+
+def register_procedure(session: Session, code_dir: Path) -> str:
+    """The training procedure."""
+    from snowflake.snowpark.types import BooleanType, StringType
+
+    return register_temporary_procedure(
+        session, train_procedure, PROCEDURE, [StringType()] * 8 + [BooleanType()], code_dir
+    )
 
 
 def procedure_error(exc: BaseException, doing: str = "training in the warehouse") -> SnowflakeUnavailable:
