@@ -31,3 +31,9 @@ def format_table(rows: Iterable[dict[str, Any]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def report(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Print a module's rows as a table and hand them on (every `main()` ends with this)."""
+    print(format_table(rows))
+    return rows

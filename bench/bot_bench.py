@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import format_table, row
+from bench import report, row
 from bot.localslack import Call, FakeSlackWebAPI, SlackClientSimulator
 
 REQUESTS = 1_000
@@ -422,9 +422,7 @@ def run(
 
 
 def main() -> list[dict[str, Any]]:
-    rows = run()
-    print(format_table(rows))
-    return rows
+    return report(run())
 
 
 if __name__ == "__main__":

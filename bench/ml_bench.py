@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import format_table, row
+from bench import report, row
 from ml.batch import score_csv
 from ml.data import shipped_data_path
 from ml.jobs import train_and_register
@@ -186,9 +186,7 @@ def run(rows: int = BATCH_ROWS, calls: int = SINGLE_CALLS) -> list[dict[str, Any
 
 
 def main() -> list[dict[str, Any]]:
-    rows = run()
-    print(format_table(rows))
-    return rows
+    return report(run())
 
 
 if __name__ == "__main__":

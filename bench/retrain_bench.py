@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import format_table, row
+from bench import report, row
 from bench.bot_bench import (
     SECRET,
     START_TIMEOUT_S,
@@ -130,9 +130,7 @@ def run() -> list[dict[str, Any]]:
 
 
 def main() -> list[dict[str, Any]]:
-    rows = run()
-    print(format_table(rows))
-    return rows
+    return report(run())
 
 
 if __name__ == "__main__":
