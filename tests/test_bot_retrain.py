@@ -263,3 +263,26 @@ def test_two_bot_processes_sharing_a_home_run_exactly_one_retrain(home: Path, fa
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=10)
+
+
+def test_workspace_admins_may_retrain_when_allowed_and_are_looked_up_once(
+    home: Path, fake: FakeSlackWebAPI
+) -> None:
+    fake.reset()
+    settings = BotSettings(
+        bot_token=TOKEN,
+        signing_secret=SECRET,
+        api_url=fake.base_url,
+        admins=frozenset(),
+        admins_include_workspace_admins=True,
+    )
+    services = Services.create(MLSettings.from_env(), settings)
+    with serve_asgi_in_thread(build_asgi(build_app(services), services)) as url:
+        bot = Bot(services, url, fake, SlackClientSimulator(f"{url}/slack/events", SECRET, fake))
+        for _ in range(2):
+            status = bot.reply_to(retrain(bot, "status", user="U_OWNER"))
+            assert "No retraining run yet" in all_text(status)
+        assert "only lifeboat admins" in all_text(bot.reply_to(retrain(bot, "status", user=GUEST))).lower()
+        looked_up = [c.args.get("user") for c in fake.calls("users.info")]
+        assert looked_up.count("U_OWNER") == 1 and looked_up.count(GUEST) == 1  # cached after the first
+    services.registry.close()
