@@ -32,6 +32,16 @@ class RetrainWatcher:
     def watch(self, run_id: str, client: WebClient, channel: str, ts: str) -> Future[Run | None]:
         return self._pool.submit(self._follow, run_id, client, channel, ts)
 
+    def resume(self, client: WebClient, recent: int = 5) -> list[Future[Run | None]]:
+        """After a restart: follow again the runs whose message was never given its final report
+        (still running, or finished while no bot was watching)."""
+        followed = []
+        for run in self.store.recent(recent):
+            channel, ts = run.origin.get("channel"), run.origin.get("ts")
+            if channel and ts and not run.origin.get("reported"):
+                followed.append(self.watch(run.id, client, channel, ts))
+        return followed
+
     def _follow(self, run_id: str, client: WebClient, channel: str, ts: str) -> Run | None:
         deadline = time.monotonic() + self.timeout_seconds
         shown: tuple[int, str] | None = None
@@ -54,6 +64,7 @@ class RetrainWatcher:
                 except SlackApiError as exc:
                     log.warning("could not update the retraining message: %s", exc.response.get("error"))
             if not run.running:
+                self.store.set_origin(run_id, {**run.origin, "reported": True})
                 return run
             time.sleep(self.poll_seconds)
         log.warning("stopped following run %s after %.0fs", run_id, self.timeout_seconds)

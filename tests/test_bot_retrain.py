@@ -286,3 +286,38 @@ def test_workspace_admins_may_retrain_when_allowed_and_are_looked_up_once(
         looked_up = [c.args.get("user") for c in fake.calls("users.info")]
         assert looked_up.count("U_OWNER") == 1 and looked_up.count(GUEST) == 1  # cached after the first
     services.registry.close()
+
+
+def test_a_restarted_bot_finishes_the_report_of_a_run_it_was_following(
+    home: Path, fake: FakeSlackWebAPI
+) -> None:
+    """The bot died while a run trained: the next bot process edits the run's message to its report."""
+    from slack_sdk import WebClient
+
+    from ml.registry.local import LocalRegistry
+    from ml.retrain import STEPS
+    from ml.runs import Acquired, SQLiteRunStore
+
+    fake.reset()
+    posted = WebClient(token=TOKEN, base_url=fake.base_url).chat_postMessage(
+        channel="C_GENERAL", text="Retraining…"
+    )
+    store = SQLiteRunStore(LocalRegistry(home))
+    claim = store.start(ADMIN, len(STEPS), {"channel": posted["channel"], "ts": posted["ts"]})
+    assert isinstance(claim, Acquired)
+    store.finish(claim.run.id, status="failed", error="the worker was stopped")  # while no bot watched
+    settings = BotSettings(
+        bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url, admins=frozenset({ADMIN})
+    )
+    services = Services.create(MLSettings.from_env(), settings)
+    build_app(services)
+    [update] = fake.wait_for("chat.update", timeout=10)
+    assert update.args["ts"] == posted["ts"] and "Retraining failed" in all_text(update)
+    deadline = time.monotonic() + 5
+    while not (store.get(claim.run.id).origin.get("reported")) and time.monotonic() < deadline:  # type: ignore[union-attr]
+        time.sleep(0.05)
+    assert store.get(claim.run.id).origin["reported"] is True  # type: ignore[union-attr]
+    build_app(services)  # a second start has nothing left to report
+    time.sleep(0.3)
+    assert len(fake.calls("chat.update")) == 1
+    services.registry.close()
