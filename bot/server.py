@@ -18,12 +18,15 @@ def _say(message: str) -> None:
 def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bool, workers: int = 1) -> int:
     bot_settings = BotSettings.from_env()
     port = port or bot_settings.port
-    if playground or not bot_settings.has_slack_credentials:
+    if playground or not bot_settings.any_slack_credentials:
         from bot.playground.server import run_playground
 
         if not playground:
             _say("No Slack credentials in the environment or .env: starting the local playground instead.")
         return run_playground(ml_settings, port=port)
+    missing = bot_settings.missing_credentials(http=http)
+    if missing:  # some Slack settings but not all: say what is missing rather than guess a mode
+        raise ValueError(f"to connect to Slack, also set {' and '.join(missing)} (see .env.example)")
 
     from bot.app import build_app
     from bot.services import Services
@@ -45,8 +48,6 @@ def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bo
         _say("Connecting to Slack in Socket Mode…")
         SocketModeHandler(app, bot_settings.app_token).start()
         return 0
-    if not bot_settings.signing_secret:
-        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET (see .env.example)")
     import uvicorn
 
     from bot.http import build_asgi

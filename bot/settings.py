@@ -38,9 +38,20 @@ class BotSettings:
             admins_include_workspace_admins=env_bool("LIFEBOAT_ADMINS_INCLUDE_WORKSPACE_ADMINS"),
         )
 
+    def missing_credentials(self, *, http: bool) -> list[str]:
+        """What is missing to connect to Slack in the chosen mode (empty: ready)."""
+        missing = [] if self.bot_token else ["SLACK_BOT_TOKEN"]
+        if (http or not self.app_token) and not self.signing_secret:
+            missing.append(
+                "SLACK_SIGNING_SECRET"
+                if http
+                else "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP)"
+            )
+        return missing
+
     @property
-    def has_slack_credentials(self) -> bool:
-        return bool(self.bot_token and (self.signing_secret or self.app_token))
+    def any_slack_credentials(self) -> bool:
+        return bool(self.bot_token or self.signing_secret or self.app_token)
 
     @property
     def socket_mode(self) -> bool:

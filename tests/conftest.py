@@ -16,6 +16,22 @@ from ml.training import TrainConfig
 FAST_CONFIG = TrainConfig(candidates=2, search_repeats=1, cv_repeats=1)
 
 
+@pytest.fixture(autouse=True)
+def hermetic_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the settings they set: not the developer's shell, not a `.env` beside them.
+    (A live Snowflake run keeps the Snowflake settings it was started with.)"""
+    import os
+
+    import ml.config
+
+    live = bool(os.environ.get("LIFEBOAT_SNOWFLAKE_TEST_CONNECTION", "").strip())
+    for name in list(os.environ):
+        snowflake = name.startswith(("SNOWFLAKE_", "LIFEBOAT_SNOWFLAKE_"))
+        if name.startswith(("SLACK_", "LIFEBOAT_", "SNOWFLAKE_")) and not (live and snowflake):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(ml.config, "_ENV_LOADED", True)
+
+
 @pytest.fixture(scope="session")
 def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("template-home")

@@ -289,3 +289,32 @@ def test_process_exit_codes_and_debug_traceback(home: Path) -> None:
     assert process.returncode == 1
     assert "Traceback (most recent call last)" in err
     assert "UnknownVersionError: TITANIC has no version V9" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "missing"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, ["run"], "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"},
+            ["run", "--http"],
+            "SLACK_SIGNING_SECRET",
+        ),
+        ({"SLACK_SIGNING_SECRET": "s"}, ["run"], "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_run_with_incomplete_slack_settings_says_what_is_missing(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    args: list[str],
+    missing: str,
+) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lifeboat: error: to connect to Slack, also set") and missing in err
