@@ -8,6 +8,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import retrain_blocks
+from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.registry.base import RegistryError
 
@@ -33,6 +34,7 @@ def _set_default(
     )
 
 
+@guarded
 def promote_anyway(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
 ) -> None:
@@ -40,6 +42,7 @@ def promote_anyway(
     _set_default("promote", body, action, respond, client, context)
 
 
+@guarded
 def roll_back(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
 ) -> None:

@@ -11,12 +11,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot import retrain_blocks
 from bot.blocks import section
+from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.registry.base import RegistryError
 from ml.retrain import STEPS, RetrainError, describe_busy, rollback
 from ml.runs import Busy
 
 
+@guarded
 def retrain_command(
     ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
 ) -> None:
