@@ -66,6 +66,5 @@ def build_app(services: Services, *, listener_threads: int = 16) -> App:
         tell_user(body, context, client)
         return BoltResponse(status=200, body="") if response is not None else None
 
-    if services.watcher is not None:  # a restart must not leave a run's message stuck mid-way
-        services.watcher.resume(app.client)
+    services.watcher.resume(app.client)  # a restart must not leave a run's message stuck mid-way
     return app

@@ -24,9 +24,9 @@ class Services:
     bot_settings: BotSettings
     registry: ModelRegistry
     scorer: Any  # ml.scoring.Scorer or ml.snowflake.scoring.WarehouseScorer (same surface)
-    retrain: RetrainService | None = None
-    admins: AdminPolicy | None = None
-    watcher: RetrainWatcher | None = None
+    retrain: RetrainService
+    admins: AdminPolicy
+    watcher: RetrainWatcher
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:

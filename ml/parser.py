@@ -498,16 +498,16 @@ def _resolve(st: _State) -> tuple[dict[str, object], list[str]]:
         by_field.setdefault(claim.field, {}).setdefault(claim.value, claim.text)
     values: dict[str, object] = {}
     for name in Passenger.field_names():
-        said = by_field.get(name)
-        if not said or name in dropped:
+        stated = by_field.get(name)
+        if not stated or name in dropped:
             continue
-        if len(said) > 1:
-            sentence = f"You said {_quote(said.values())}."
+        if len(stated) > 1:
+            sentence = f"You said {_quote(stated.values())}."
             if sentence not in contradictions:  # "Mr ... Mrs" disagrees on both sex and title
                 contradictions.append(sentence)
             dropped.add(name)
         else:
-            values[name] = next(iter(said))
+            values[name] = next(iter(stated))
     # With the sex in doubt, a title that implies one ("Mr" with "woman") is in doubt too.
     if "sex" in dropped and values.get("title") in _TITLE_SEX:
         del values["title"]

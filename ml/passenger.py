@@ -243,11 +243,8 @@ def _to_number(value: object, what: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{what} must be a number.")
     try:
-        number = (
-            float(str(value).strip().lstrip("£$").replace(",", ""))
-            if isinstance(value, str)
-            else float(value)
-        )  # type: ignore[arg-type]
+        text = str(value).strip().lstrip("£$").replace(",", "") if isinstance(value, str) else value
+        number = float(text)  # type: ignore[arg-type]  # anything float() refuses is reported below
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be a number (got “{value}”).") from None
     if not math.isfinite(number):
@@ -275,12 +272,12 @@ def _to_pclass(value: object) -> int:
         if text in words or text.removesuffix(" class") in words:
             return number
     try:
-        number = _to_number(value, "Class")
+        as_number = _to_number(value, "Class")
     except ValueError:
         raise ValueError("Class must be 1st, 2nd or 3rd.") from None
-    if number != int(number):
+    if as_number != int(as_number):
         raise ValueError("Class must be 1st, 2nd or 3rd.")
-    return int(number)
+    return int(as_number)
 
 
 def _to_sex(value: object) -> str:

@@ -321,7 +321,7 @@ class RetrainService:
         if settings.backend == "snowflake":  # the heavy steps run inside Snowflake
             from ml.snowflake.retrain import warehouse_work
 
-            work = warehouse_work(settings, registry)
+            work = warehouse_work(settings, registry)  # type: ignore[arg-type]  # a SnowflakeRegistry here
         return cls(registry, store, settings, TrainConfig.from_settings(settings), work=work)
 
     def start(self, actor: str, *, origin: dict[str, Any] | None = None) -> Acquired | Busy:

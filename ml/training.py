@@ -168,7 +168,7 @@ def search(
             )
             scores.append(evaluate(y[test_idx], model.predict_proba(_subset(columns, test_idx))))
         table.append({"params": params, **mean_metrics(scores)})
-    best = min(table, key=lambda row: row["log_loss"])
+    best = min(table, key=lambda row: float(row["log_loss"]))
     return dict(best["params"]), table
 
 

@@ -49,7 +49,7 @@ def bot(home: Path, fake: FakeSlackWebAPI, monkeypatch: pytest.MonkeyPatch) -> I
         bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url, admins=frozenset({ADMIN})
     )
     services = Services.create(MLSettings.from_env(), settings)
-    services.watcher.poll_seconds = 0.05  # type: ignore[union-attr]
+    services.watcher.poll_seconds = 0.05
     app = build_app(services)
     with serve_asgi_in_thread(build_asgi(app, services)) as url:
         fake.clear()
@@ -77,7 +77,7 @@ def test_a_guest_is_refused_politely_and_nothing_runs(bot: Bot) -> None:
     reply = bot.reply_to(resp)
     assert "only lifeboat admins" in all_text(reply).lower()
     assert bot.fake.calls("chat.postMessage") == []
-    assert bot.services.retrain.store.recent() == []  # type: ignore[union-attr]
+    assert bot.services.retrain.store.recent() == []
     refused = bot.services.registry.history()[0]
     assert (refused.action, refused.actor, refused.outcome) == ("retrain-refused", GUEST, "refused")
 
@@ -119,7 +119,7 @@ def test_three_retrains_at_once_start_exactly_one_run(bot: Bot) -> None:
     for t in threads:
         t.join()
     final_report(bot)
-    assert len(bot.services.retrain.store.recent()) == 1  # type: ignore[union-attr]
+    assert len(bot.services.retrain.store.recent()) == 1
     assert len(bot.fake.calls("chat.postMessage")) == 1
     busy = [
         c
@@ -152,7 +152,7 @@ def test_a_failing_run_tells_the_admin_and_changes_nothing(
     assert "Retraining failed" in text and "injected failure" in text and "unchanged" in text
     assert [v.version for v in bot.services.registry.list_versions()] == ["V1"]
     assert bot.services.registry.get_default() == "V1"
-    assert bot.services.retrain.store.current() is None  # type: ignore[union-attr]
+    assert bot.services.retrain.store.current() is None
     # Serving carried on throughout.
     assert "%" in all_text(bot.reply_to(bot.sim.slash_command("/survive", "2nd class woman, 40")))
 
@@ -314,9 +314,9 @@ def test_a_restarted_bot_finishes_the_report_of_a_run_it_was_following(
     [update] = fake.wait_for("chat.update", timeout=10)
     assert update.args["ts"] == posted["ts"] and "Retraining failed" in all_text(update)
     deadline = time.monotonic() + 5
-    while not (store.get(claim.run.id).origin.get("reported")) and time.monotonic() < deadline:  # type: ignore[union-attr]
+    while not (store.get(claim.run.id).origin.get("reported")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert store.get(claim.run.id).origin["reported"] is True  # type: ignore[union-attr]
+    assert store.get(claim.run.id).origin["reported"] is True
     build_app(services)  # a second start has nothing left to report
     time.sleep(0.3)
     assert len(fake.calls("chat.update")) == 1

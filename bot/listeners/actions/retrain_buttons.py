@@ -19,7 +19,7 @@ def _set_default(
     """Make the button's version the default, if an admin clicked; recorded as `kind` in the audit trail."""
     services = Services.of(context)
     user = body["user"]["id"]
-    if not services.admins.is_admin(user, client):  # type: ignore[union-attr]
+    if not services.admins.is_admin(user, client):
         respond(text="Only lifeboat admins can change the model.", replace_original=False)
         return
     target = action["value"]

@@ -30,9 +30,6 @@ def retrain_command(
     ack()  # the admin check may call users.info: answer Slack first
     services = Services.of(context)
     user = command["user_id"]
-    if services.retrain is None:
-        respond(text="Retraining is not available in this deployment.")
-        return
     if not services.admins.is_admin(user, client):
         services.retrain.record_refusal(user, f"/retrain {' '.join(words)}".strip())
         respond(text="Only lifeboat admins can retrain.", blocks=retrain_blocks.refused_blocks())
@@ -70,7 +67,6 @@ def retrain_command(
 def start_run(
     services: Services, client: WebClient, respond: Respond, user: str, channel: str, logger: Logger
 ) -> None:
-    assert services.retrain is not None
     claim = services.retrain.start(user, origin={"channel": channel})
     if isinstance(claim, Busy):
         message = describe_busy(claim.run)
