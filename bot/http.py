@@ -62,13 +62,21 @@ class NotifyingAck(Ack):
     async def dispatch(self, bolt_app: App, request: BoltRequest) -> BoltResponse:
         """`bolt_app.dispatch(request)` in a worker thread; returns as soon as the listener acks."""
         dispatched = asyncio.ensure_future(run_in_threadpool(bolt_app.dispatch, request))
-        await asyncio.wait({self.acked, dispatched}, return_when=asyncio.FIRST_COMPLETED)
+        dispatched.add_done_callback(self._dispatch_done)
+        # One future to await (cheaper than asyncio.wait on two): the ack, or dispatch's own answer.
+        return await self.acked
+
+    def _dispatch_done(self, task: asyncio.Future[BoltResponse]) -> None:
+        """dispatch finished: if nothing was acknowledged, its response (or error) is the answer;
+        after an ack it returns that same response, so only a failure is worth a log line."""
         if self.acked.done():
-            # dispatch carries on in its thread; it returns this same response once it sees the ack
-            dispatched.add_done_callback(_log_failure)
-            return self.acked.result()
-        self.acked.cancel()
-        return dispatched.result()
+            _log_failure(task)
+        elif task.cancelled():
+            self.acked.cancel()
+        elif task.exception() is not None:
+            self.acked.set_exception(task.exception())  # type: ignore[arg-type]
+        else:
+            self.acked.set_result(task.result())
 
 
 def _log_failure(task: asyncio.Future[BoltResponse]) -> None:
