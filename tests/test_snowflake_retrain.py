@@ -570,13 +570,9 @@ def test_a_failed_procedure_fails_the_run_with_one_line(registry: SnowflakeRegis
 
 
 # -- the procedure itself, run in process by the local testing session ---------------------------------
-def test_a_warehouse_run_end_to_end(
-    loaded: Session,
-    registry: SnowflakeRegistry,
-    fake_store: FakeStore,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def procedure_uses_fake_store(fake_store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the procedure (run in process), the registry's Registry calls go to the same stand-in."""
     monkeypatch.setattr(
         sf_retrain,
         "procedure_registry",
@@ -584,6 +580,10 @@ def test_a_warehouse_run_end_to_end(
             session, settings, store=fake_store, cache_dir=tmp_path / "procedure-cache"
         ),
     )
+
+
+@pytest.mark.usefixtures("procedure_uses_fake_store")
+def test_a_warehouse_run_end_to_end(loaded: Session, registry: SnowflakeRegistry) -> None:
     log_v1(registry)
     store = registry.run_store()
     claim = store.start("U_ADMIN", N)
@@ -605,20 +605,10 @@ def test_a_warehouse_run_end_to_end(
     assert store.current() is None
 
 
+@pytest.mark.usefixtures("procedure_uses_fake_store")
 def test_the_procedure_registers_nothing_without_the_lease(
-    loaded: Session,
-    registry: SnowflakeRegistry,
-    fake_store: FakeStore,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    loaded: Session, registry: SnowflakeRegistry
 ) -> None:
-    monkeypatch.setattr(
-        sf_retrain,
-        "procedure_registry",
-        lambda session, settings: SnowflakeRegistry(
-            session, settings, store=fake_store, cache_dir=tmp_path / "p"
-        ),
-    )
     log_v1(registry)
     store = registry.run_store()
     claim = store.start("U_ADMIN", N, lease=0.0)  # as if the worker stopped heart-beating at once
