@@ -9,6 +9,7 @@ Only attributes a person can say about themselves are used: no ticket, cabin, or
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +35,59 @@ Columns = dict[str, np.ndarray]
 ATTRIBUTES: tuple[str, ...] = ("pclass", "sex", "age", "sibsp", "parch", "fare", "embarked", "title")
 NUMERIC_ATTRIBUTES = ("pclass", "age", "sibsp", "parch", "fare")
 
-# Encoded model inputs, in order, each mapped to the attribute a person would recognise.
+# What the reasons of an answer talk about: the attributes as a person thinks of them. Siblings or
+# spouses and parents or children make one "family" reason, because the model sees the party's size.
+REASONS: tuple[str, ...] = ("pclass", "sex", "age", "family", "fare", "embarked", "title")
+
+Encoder = Callable[[Columns], np.ndarray]
+
+
+def _family_size(completed: Columns) -> np.ndarray:
+    return completed["sibsp"] + completed["parch"] + 1.0
+
+
+def _fare_per_person(completed: Columns) -> np.ndarray:
+    # A Titanic fare was the price of a ticket, and one ticket covered a whole family: what each
+    # member paid says more about their wealth than the ticket's total (lower out-of-fold log loss).
+    return completed["fare"] / _family_size(completed)
+
+
+def _attribute(name: str) -> Encoder:
+    return lambda completed: completed[name]
+
+
+def _one_hot(name: str, value: str) -> Encoder:
+    return lambda completed: completed[name] == value
+
+
+# Every model column a version may use, by name: the reason it counts toward and how it is computed
+# from completed attributes. A version records its column names, so versions trained with an older
+# encoding keep loading and explaining after the encoding changes.
+COLUMNS: dict[str, tuple[str, Encoder]] = {
+    "pclass": ("pclass", _attribute("pclass")),
+    "is_female": ("sex", _one_hot("sex", "female")),
+    "age": ("age", _attribute("age")),
+    "family_size": ("family", _family_size),
+    "fare_per_person": ("fare", _fare_per_person),
+    **{f"embarked_{port}": ("embarked", _one_hot("embarked", port)) for port in PORTS},
+    **{f"title_{title}": ("title", _one_hot("title", title)) for title in TITLES},
+    # The first encoding's own columns (models trained before family size and fare per person).
+    "sibsp": ("family", _attribute("sibsp")),
+    "parch": ("family", _attribute("parch")),
+    "fare": ("fare", _attribute("fare")),
+}
+# Encoded model inputs of new versions, in order.
 FEATURE_NAMES: tuple[str, ...] = (
+    "pclass",
+    "is_female",
+    "age",
+    "family_size",
+    "fare_per_person",
+    *(f"embarked_{port}" for port in PORTS),
+    *(f"title_{title}" for title in TITLES),
+)
+# The first encoding, kept so tests can prove such versions still load and explain.
+FIRST_FEATURE_NAMES: tuple[str, ...] = (
     "pclass",
     "is_female",
     "age",
@@ -45,21 +97,16 @@ FEATURE_NAMES: tuple[str, ...] = (
     *(f"embarked_{port}" for port in PORTS),
     *(f"title_{title}" for title in TITLES),
 )
-FEATURE_ATTRIBUTE: dict[str, str] = {
-    "pclass": "pclass",
-    "is_female": "sex",
-    "age": "age",
-    "sibsp": "sibsp",
-    "parch": "parch",
-    "fare": "fare",
-    **{f"embarked_{port}": "embarked" for port in PORTS},
-    **{f"title_{title}": "title" for title in TITLES},
-}
-# For each attribute, the column indexes whose contributions add up to what that attribute did.
-ATTRIBUTE_COLUMNS: dict[str, tuple[int, ...]] = {
-    attribute: tuple(i for i, name in enumerate(FEATURE_NAMES) if FEATURE_ATTRIBUTE[name] == attribute)
-    for attribute in ATTRIBUTES
-}
+
+
+@functools.cache
+def reason_columns(feature_names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """For each reason, the model columns whose contributions add up to what it did."""
+    out = {
+        reason: tuple(i for i, name in enumerate(feature_names) if COLUMNS[name][0] == reason)
+        for reason in REASONS
+    }
+    return {reason: indexes for reason, indexes in out.items() if indexes}
 
 
 def infer_title(sex: np.ndarray, age: np.ndarray, sibsp: np.ndarray) -> np.ndarray:
@@ -132,21 +179,10 @@ class FeatureSpec:
         return out, filled
 
     def encode(self, completed: Columns) -> np.ndarray:
-        """Completed columns -> the model's float32 matrix, columns in FEATURE_NAMES order."""
-        n = len(completed["pclass"])
-        matrix = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
-        matrix[:, 0] = completed["pclass"]
-        matrix[:, 1] = completed["sex"] == "female"
-        matrix[:, 2] = completed["age"]
-        matrix[:, 3] = completed["sibsp"]
-        matrix[:, 4] = completed["parch"]
-        matrix[:, 5] = completed["fare"]
-        offset = 6
-        for i, port in enumerate(PORTS):
-            matrix[:, offset + i] = completed["embarked"] == port
-        offset += len(PORTS)
-        for i, title in enumerate(TITLES):
-            matrix[:, offset + i] = completed["title"] == title
+        """Completed columns -> the model's float32 matrix, columns in `feature_names` order."""
+        matrix = np.empty((len(completed["pclass"]), len(self.feature_names)), dtype=np.float32)
+        for j, name in enumerate(self.feature_names):
+            matrix[:, j] = COLUMNS[name][1](completed)
         return matrix
 
     def transform(self, columns: Columns) -> np.ndarray:
@@ -164,8 +200,9 @@ class FeatureSpec:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FeatureSpec:
         names = tuple(data["feature_names"])
-        if names != FEATURE_NAMES:
-            raise ValueError(f"model expects features {names}, this code defines {FEATURE_NAMES}")
+        unknown = [name for name in names if name not in COLUMNS]
+        if unknown:
+            raise ValueError(f"model expects features {unknown} that this code does not define")
         return cls(
             age_by_title={str(k): float(v) for k, v in data["age_by_title"].items()},
             fare_by_class={int(k): float(v) for k, v in data["fare_by_class"].items()},
@@ -314,7 +351,7 @@ def assumptions(passenger: Passenger, completed: Columns, filled: Mapping[str, n
     return said
 
 
-def iter_attribute_contributions(contribs: np.ndarray) -> Iterable[tuple[str, float]]:
-    """Per-column contributions for one row -> per-attribute sums (one-hot columns added up)."""
-    for attribute, indexes in ATTRIBUTE_COLUMNS.items():
-        yield attribute, float(sum(contribs[i] for i in indexes))
+def reason_contributions(feature_names: tuple[str, ...], contribs: np.ndarray) -> Iterable[tuple[str, float]]:
+    """Per-column contributions for one row -> per-reason sums (e.g. one-hot columns added up)."""
+    for reason, indexes in reason_columns(feature_names).items():
+        yield reason, float(sum(contribs[i] for i in indexes))

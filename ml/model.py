@@ -17,14 +17,13 @@ import numpy as np
 import xgboost as xgb
 
 from ml.features import (
-    FEATURE_NAMES,
     Columns,
     FeatureSpec,
     assumptions,
     columns_from_frame,
     columns_from_passengers,
     invalid_rows,
-    iter_attribute_contributions,
+    reason_contributions,
 )
 from ml.passenger import CLASS_NAMES, PORTS, Passenger
 from ml.treeshap import TreeExplainer
@@ -108,22 +107,17 @@ def _reason_text(attribute: str, completed: Passenger) -> str:
             return "Being a woman" if completed.sex == "female" else "Being a man"
         case "age":
             return f"Age {completed.age:g}"
-        case "sibsp":
-            n = completed.sibsp or 0
+        case "family":
+            n = (completed.sibsp or 0) + (completed.parch or 0)
             return (
-                "No siblings or spouse aboard"
+                "Travelling without family"
                 if n == 0
-                else f"{n} sibling{'s' if n > 1 else ''}/spouse aboard"
-            )
-        case "parch":
-            n = completed.parch or 0
-            return (
-                "No parents or children aboard"
-                if n == 0
-                else f"{n} parent{'s' if n > 1 else ''}/children aboard"
+                else f"Travelling with {n} family member{'s' if n > 1 else ''}"
             )
         case "fare":
-            return f"A £{completed.fare:.0f} fare"
+            n = (completed.sibsp or 0) + (completed.parch or 0) + 1
+            each = f", £{completed.fare / n:.0f} a head" if n > 1 else ""
+            return f"A £{completed.fare:.0f} fare{each}"
         case "embarked":
             return f"Boarding at {PORTS[completed.embarked or 'S']}"
         case "title":
@@ -215,7 +209,7 @@ class SurvivalModel:
         reasons = sorted(
             (
                 Reason(attribute, _reason_text(attribute, completed), value)
-                for attribute, value in iter_attribute_contributions(contribs[:-1])
+                for attribute, value in reason_contributions(self.spec.feature_names, contribs[:-1])
             ),
             key=lambda r: -abs(r.logit),
         )
@@ -244,7 +238,7 @@ class SurvivalModel:
 
     @property
     def n_features(self) -> int:
-        return len(FEATURE_NAMES)
+        return len(self.spec.feature_names)
 
 
 def logit(p: float) -> float:

@@ -1,4 +1,5 @@
-"""The training recipe: frozen holdout, seeded hyper-parameter search, repeated CV, final fit.
+"""The training recipe: frozen holdout, seeded hyper-parameter search, a blend of the search's
+candidates chosen on their out-of-fold predictions, repeated CV, final fit.
 
 `train()` is a plain function of a canonical passenger frame, so the local backend runs it in
 process and the Snowflake backend runs the very same code inside a stored procedure.
@@ -7,6 +8,7 @@ process and the Snowflake backend runs the very same code inside a stored proced
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ import numpy as np
 import xgboost as xgb
 from sklearn.model_selection import RepeatedStratifiedKFold
 
+from ml.blend import blend_boosters
 from ml.data import TARGET, fingerprint
 from ml.features import Columns, FeatureSpec, columns_from_frame
 from ml.metrics import evaluate, expected_calibration_error, mean_metrics
@@ -54,6 +57,7 @@ class TrainConfig:
     cv_folds: int = 5
     cv_repeats: int = 3
     holdout_buckets: int = 5  # 1 in 5 rows is held out
+    blend_rounds: int = 10  # greedy ensemble-selection steps (weights are multiples of 1/rounds)
     # One thread: ~700-row folds gain nothing from more, and OpenMP threads that spin-wait on a
     # busy machine made the same training 7-40x slower (3 s -> 22-118 s measured with nthread=2).
     nthread: int = 1
@@ -113,10 +117,24 @@ def _subset(columns: Columns, index: np.ndarray) -> Columns:
     return {name: values[index] for name, values in columns.items()}
 
 
-def fit_model(
-    columns: Columns, y: np.ndarray, params: dict[str, Any], *, seed: int, nthread: int
-) -> SurvivalModel:
-    spec = FeatureSpec.fit(columns)
+@dataclass(frozen=True)
+class Blend:
+    """Candidates' parameters with weights summing to 1; the model averages their log-odds."""
+
+    members: tuple[tuple[float, dict[str, Any]], ...]
+
+    @classmethod
+    def single(cls, params: dict[str, Any]) -> Blend:
+        return cls(((1.0, dict(params)),))
+
+    def to_json(self) -> dict[str, Any]:
+        """What the registry records as the version's parameters."""
+        return {"blend": [{"weight": round(weight, 6), **params} for weight, params in self.members]}
+
+
+def _fit_booster(
+    matrix: np.ndarray, y: np.ndarray, params: dict[str, Any], *, seed: int, nthread: int
+) -> xgb.Booster:
     booster_params = {
         "objective": "binary:logistic",
         "eval_metric": "logloss",
@@ -129,12 +147,23 @@ def fit_model(
         "seed": seed,
         "nthread": nthread,
     }
-    booster = xgb.train(
+    return xgb.train(
         booster_params,
-        xgb.DMatrix(spec.transform(columns), label=y, nthread=nthread),
+        xgb.DMatrix(matrix, label=y, nthread=nthread),
         num_boost_round=int(params["num_round"]),
     )
-    return SurvivalModel(booster, spec, params)
+
+
+def fit_model(
+    columns: Columns, y: np.ndarray, blend: Blend | dict[str, Any], *, seed: int, nthread: int
+) -> SurvivalModel:
+    """Fit every member of `blend` (or one parameter set) on the same rows, as one model."""
+    blend = blend if isinstance(blend, Blend) else Blend.single(blend)
+    spec = FeatureSpec.fit(columns)
+    matrix = spec.transform(columns)
+    boosters = [_fit_booster(matrix, y, params, seed=seed, nthread=nthread) for _, params in blend.members]
+    booster = blend_boosters(boosters, [weight for weight, _ in blend.members])
+    return SurvivalModel(booster, spec, blend.to_json())
 
 
 def _candidates(config: TrainConfig) -> list[dict[str, Any]]:
@@ -151,30 +180,74 @@ def _candidates(config: TrainConfig) -> list[dict[str, Any]]:
     return out
 
 
-def search(
-    columns: Columns, y: np.ndarray, config: TrainConfig
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Pick parameters by out-of-fold log loss (probability quality, not raw accuracy)."""
+@dataclass(frozen=True)
+class Search:
+    candidates: list[dict[str, Any]]
+    table: list[dict[str, Any]]  # per candidate: params, mean fold metrics, blend weight
+    oof: np.ndarray  # (candidates, repeats, rows) out-of-fold survival probabilities
+    blend: Blend
+
+
+def search(columns: Columns, y: np.ndarray, config: TrainConfig) -> Search:
+    """Score each candidate out of fold, then blend the candidates by out-of-fold log loss
+    (probability quality, not raw accuracy)."""
     splitter = RepeatedStratifiedKFold(
         n_splits=config.search_folds, n_repeats=config.search_repeats, random_state=config.seed
     )
     folds = list(splitter.split(y, y))
+    candidates = _candidates(config)
+    oof = np.zeros((len(candidates), config.search_repeats, len(y)))
     table = []
-    for params in _candidates(config):
+    for c, params in enumerate(candidates):
         scores = []
-        for train_idx, test_idx in folds:
+        for i, (train_idx, test_idx) in enumerate(folds):
             model = fit_model(
                 _subset(columns, train_idx), y[train_idx], params, seed=config.seed, nthread=config.nthread
             )
-            scores.append(evaluate(y[test_idx], model.predict_proba(_subset(columns, test_idx))))
+            oof[c, i // config.search_folds, test_idx] = p = model.predict_proba(_subset(columns, test_idx))
+            scores.append(evaluate(y[test_idx], p))
         table.append({"params": params, **mean_metrics(scores)})
-    best = min(table, key=lambda row: float(row["log_loss"]))
-    return dict(best["params"]), table
+    weights = select_blend(oof, y, config.blend_rounds)
+    for c, row in enumerate(table):
+        row["weight"] = weights.get(c, 0.0)
+    blend = Blend(tuple((weights[c], candidates[c]) for c in sorted(weights)))
+    return Search(candidates, table, oof, blend)
 
 
-def cross_validate(
-    columns: Columns, y: np.ndarray, params: dict[str, Any], config: TrainConfig
-) -> dict[str, float]:
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.log(p / (1 - p))
+
+
+def _mean_log_loss(y: np.ndarray, logits: np.ndarray) -> float:
+    """Mean over repeats (axis 0) of the log loss of probabilities given as log-odds."""
+    # log(1 + e^-z) for survivors, log(1 + e^z) for the rest, computed without overflow.
+    return float(np.mean(np.logaddexp(0.0, np.where(y == 1, -logits, logits))))
+
+
+def select_blend(oof: np.ndarray, y: np.ndarray, rounds: int) -> dict[int, float]:
+    """Greedy ensemble selection with replacement (Caruana et al., 2004) on out-of-fold log-odds.
+
+    Each round adds the candidate whose inclusion gives the lowest out-of-fold log loss of the
+    mean log-odds; the best prefix wins, so one candidate alone is chosen when no blend beats it.
+    Averaging near-tied candidates costs nothing in fit and takes the noise out of picking one.
+    Returns candidate index -> weight (weights sum to 1).
+    """
+    logits = _logit(oof)
+    chosen: list[int] = []
+    total = np.zeros(oof.shape[1:])
+    best_loss, best = math.inf, [0]
+    for _ in range(max(1, rounds)):
+        losses = [_mean_log_loss(y, (total + logits[c]) / (len(chosen) + 1)) for c in range(len(oof))]
+        pick = int(np.argmin(losses))  # ties go to the earlier candidate (the defaults are first)
+        chosen.append(pick)
+        total += logits[pick]
+        if losses[pick] < best_loss - 1e-12:
+            best_loss, best = losses[pick], list(chosen)
+    return {c: best.count(c) / len(best) for c in sorted(set(best))}
+
+
+def cross_validate(columns: Columns, y: np.ndarray, blend: Blend, config: TrainConfig) -> dict[str, float]:
     """Repeated stratified k-fold: metrics averaged over folds; ECE over each repeat's pooled
     out-of-fold predictions (a 178-row fold is too small for a 10-bin calibration estimate)."""
     splitter = RepeatedStratifiedKFold(
@@ -184,7 +257,7 @@ def cross_validate(
     oof = np.zeros(len(y))
     for i, (train_idx, test_idx) in enumerate(splitter.split(y, y)):
         model = fit_model(
-            _subset(columns, train_idx), y[train_idx], params, seed=config.seed + i, nthread=config.nthread
+            _subset(columns, train_idx), y[train_idx], blend, seed=config.seed + i, nthread=config.nthread
         )
         oof[test_idx] = model.predict_proba(_subset(columns, test_idx))
         per_fold.append(evaluate(y[test_idx], oof[test_idx]))
@@ -207,19 +280,19 @@ def train(frame: Any, config: TrainConfig | None = None, progress: Progress | No
     train_cols, train_y = _subset(columns, train_idx), y[train_idx]
 
     report("search")
-    params, table = search(train_cols, train_y, config)
+    found = search(train_cols, train_y, config)
     report("cross-validate")
-    cv_metrics = cross_validate(columns, y, params, config)
-    model = fit_model(train_cols, train_y, params, seed=config.seed, nthread=config.nthread)
+    cv_metrics = cross_validate(columns, y, found.blend, config)
+    model = fit_model(train_cols, train_y, found.blend, seed=config.seed, nthread=config.nthread)
     report("evaluate on holdout")
     holdout_metrics = evaluate(y[hold_idx], model.predict_proba(_subset(columns, hold_idx)))
     hold_keys = ",".join(map(str, hold_idx))
     return TrainingResult(
         model=model,
-        params=params,
+        params=found.blend.to_json(),
         cv_metrics=cv_metrics,
         holdout_metrics=holdout_metrics,
-        search=table,
+        search=found.table,
         data_fingerprint=fingerprint(frame),
         holdout_fingerprint="sha256:" + hashlib.sha256(hold_keys.encode()).hexdigest()[:16],
         n_rows=len(y),

@@ -11,10 +11,11 @@ import pytest
 
 from ml.data import load_csv
 from ml.features import (
-    ATTRIBUTE_COLUMNS,
     ATTRIBUTES,
-    FEATURE_ATTRIBUTE,
+    COLUMNS,
     FEATURE_NAMES,
+    FIRST_FEATURE_NAMES,
+    REASONS,
     Columns,
     FeatureSpec,
     assumptions,
@@ -23,6 +24,7 @@ from ml.features import (
     infer_title,
     invalid_rows,
     map_distinct,
+    reason_columns,
 )
 from ml.passenger import Passenger, title_from_name
 
@@ -66,7 +68,9 @@ def one(**fields: object) -> Columns:
 
 def test_attributes_are_the_passenger_fields() -> None:
     assert Passenger.field_names() == ATTRIBUTES
-    assert set(FEATURE_ATTRIBUTE.values()) == set(ATTRIBUTES)
+    # Every reason is about attributes a person gave; siblings and parents count as family.
+    assert {reason for reason, _ in COLUMNS.values()} == set(REASONS)
+    assert set(REASONS) == (set(ATTRIBUTES) - {"sibsp", "parch"}) | {"family"}
 
 
 def test_feature_names_and_order() -> None:
@@ -74,9 +78,8 @@ def test_feature_names_and_order() -> None:
         "pclass",
         "is_female",
         "age",
-        "sibsp",
-        "parch",
-        "fare",
+        "family_size",
+        "fare_per_person",
         "embarked_C",
         "embarked_Q",
         "embarked_S",
@@ -87,11 +90,20 @@ def test_feature_names_and_order() -> None:
         "title_Rare",
     )
     for banned in ("ticket", "cabin", "name", "passenger_id", "survived", "boat", "body"):
-        assert not any(banned in name for name in FEATURE_NAMES)
-    assert sorted(i for indexes in ATTRIBUTE_COLUMNS.values() for i in indexes) == list(
-        range(len(FEATURE_NAMES))
-    )
-    assert ATTRIBUTE_COLUMNS["embarked"] == (6, 7, 8) and ATTRIBUTE_COLUMNS["title"] == (9, 10, 11, 12, 13)
+        assert not any(banned in name for name in COLUMNS)
+    for names in (FEATURE_NAMES, FIRST_FEATURE_NAMES):
+        columns = reason_columns(names)
+        assert sorted(i for indexes in columns.values() for i in indexes) == list(range(len(names)))
+    assert reason_columns(FEATURE_NAMES) == {
+        "pclass": (0,),
+        "sex": (1,),
+        "age": (2,),
+        "family": (3,),
+        "fare": (4,),
+        "embarked": (5, 6, 7),
+        "title": (8, 9, 10, 11, 12),
+    }
+    assert reason_columns(FIRST_FEATURE_NAMES)["family"] == (3, 4)  # sibsp and parch
 
 
 def test_ticket_cabin_and_the_rest_of_the_name_do_not_matter(frame: pd.DataFrame, spec: FeatureSpec) -> None:
@@ -129,21 +141,27 @@ def test_encode_shape_dtype_and_order(spec: FeatureSpec) -> None:
     ]
     matrix = spec.transform(columns_from_passengers(people))
     assert matrix.shape == (3, len(FEATURE_NAMES)) and matrix.dtype == np.float32
+    # family size counts the passenger; a ticket's fare is shared by the family on it
     expected = np.array(
         [
-            [1, 1, 38, 1, 0, 71.28, 1, 0, 0, 0, 1, 0, 0, 0],
-            [3, 0, 4, 3, 1, 21.07, 0, 1, 0, 0, 0, 0, 1, 0],
-            [2, 0, 54, 0, 0, 26, 0, 0, 1, 0, 0, 0, 0, 1],
+            [1, 1, 38, 2, 71.28 / 2, 1, 0, 0, 0, 1, 0, 0, 0],
+            [3, 0, 4, 5, 21.07 / 5, 0, 1, 0, 0, 0, 0, 1, 0],
+            [2, 0, 54, 1, 26, 0, 0, 1, 0, 0, 0, 0, 1],
         ],
         dtype=np.float32,
     )
     np.testing.assert_array_equal(matrix, expected)
-    assert (matrix[:, 6:9].sum(axis=1) == 1).all() and (matrix[:, 9:].sum(axis=1) == 1).all()
+    first = FeatureSpec.from_json({**spec.to_json(), "feature_names": list(FIRST_FEATURE_NAMES)})
+    np.testing.assert_array_equal(
+        first.transform(columns_from_passengers(people))[:, :6],
+        np.array([[1, 1, 38, 1, 0, 71.28], [3, 0, 4, 3, 1, 21.07], [2, 0, 54, 0, 0, 26]], dtype=np.float32),
+    )
+    assert (matrix[:, 5:8].sum(axis=1) == 1).all() and (matrix[:, 8:].sum(axis=1) == 1).all()
 
 
 def test_encode_of_the_whole_training_set(frame: pd.DataFrame, spec: FeatureSpec) -> None:
     matrix = spec.transform(columns_from_frame(frame))
-    assert matrix.shape == (891, 14)
+    assert matrix.shape == (891, len(FEATURE_NAMES))
     assert np.isfinite(matrix).all()  # everything imputed
     assert matrix[:, 1].sum() == (frame["sex"] == "female").sum()
 
@@ -247,7 +265,7 @@ def test_spec_json_round_trip(spec: FeatureSpec) -> None:
     assert FeatureSpec.from_json(spec.to_json()) == spec
     data = spec.to_json()
     assert list(data["fare_by_class"]) == ["1", "2", "3"]  # JSON keys are strings
-    with pytest.raises(ValueError, match="model expects features"):
+    with pytest.raises(ValueError, match=r"model expects features \['cabin_deck'\]"):
         FeatureSpec.from_json({**data, "feature_names": [*data["feature_names"], "cabin_deck"]})
 
 

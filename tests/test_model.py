@@ -12,7 +12,14 @@ import pytest
 import xgboost as xgb
 
 from ml.data import load_csv
-from ml.features import ATTRIBUTE_COLUMNS, ATTRIBUTES, columns_from_frame, columns_from_passengers
+from ml.features import (
+    FIRST_FEATURE_NAMES,
+    REASONS,
+    FeatureSpec,
+    columns_from_frame,
+    columns_from_passengers,
+    reason_columns,
+)
 from ml.model import InvalidRowsError, Prediction, Reason, SurvivalModel, logit
 from ml.passenger import Passenger, PassengerError, title_from_name
 from ml.registry.local import LocalRegistry
@@ -119,15 +126,16 @@ def test_reasons_add_up_for_many_people(model: SurvivalModel, frame: pd.DataFram
 
 def test_one_reason_per_attribute_largest_first(model: SurvivalModel) -> None:
     prediction = model.explain(Passenger.create(pclass=1, sex="female", age=29, sibsp=1))
-    assert len(prediction.reasons) == 8  # attributes, not the 14 encoded columns
-    assert {r.attribute for r in prediction.reasons} == set(ATTRIBUTES)
+    assert len(prediction.reasons) == 7  # what a person recognises, not the 13 encoded columns
+    assert {r.attribute for r in prediction.reasons} == set(REASONS)
     sizes = [abs(r.logit) for r in prediction.reasons]
     assert sizes == sorted(sizes, reverse=True)
     assert prediction.top_reasons(3) == prediction.reasons[:3]
     texts = {r.attribute: r.text for r in prediction.reasons}
     assert texts["sex"] == "Being a woman"
     assert texts["pclass"] == "Travelling 1st class"
-    assert texts["sibsp"] == "1 sibling/spouse aboard"
+    assert texts["family"] == "Travelling with 1 family member"
+    assert texts["fare"].startswith("A £") and "a head" in texts["fare"]  # the fare was imputed for two
     assert texts["title"] == "Travelling as “Mrs”"
 
 
@@ -136,7 +144,7 @@ def test_one_hot_columns_are_summed_into_their_attribute(model: SurvivalModel) -
     matrix = model.spec.transform(columns_from_passengers([person]))
     contribs = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)[0]
     reasons = {r.attribute: r.logit for r in model.explain(person).reasons}
-    for attribute, columns in ATTRIBUTE_COLUMNS.items():
+    for attribute, columns in reason_columns(model.spec.feature_names).items():
         assert reasons[attribute] == pytest.approx(sum(contribs[i] for i in columns), abs=1e-5)
     assert model.explain(person).baseline_logit == pytest.approx(contribs[-1], abs=1e-6)
 
@@ -231,6 +239,34 @@ def test_save_and_load_round_trip(model: SurvivalModel, frame: pd.DataFrame, tmp
     np.testing.assert_array_equal(loaded.predict_frame(frame), model.predict_frame(frame))
     person = PARTIAL[3]
     assert loaded.explain(person) == model.explain(person)
+
+
+def test_a_version_with_the_first_encoding_still_loads_and_explains(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Versions registered before family size and fare per person keep serving after an upgrade:
+    a version records its column names, and the first encoding's columns are still defined."""
+    columns, y = columns_from_frame(frame), frame["survived"].to_numpy()
+    spec = FeatureSpec.from_json(
+        {**FeatureSpec.fit(columns).to_json(), "feature_names": list(FIRST_FEATURE_NAMES)}
+    )
+    matrix = spec.transform(columns)
+    assert matrix.shape == (len(frame), len(FIRST_FEATURE_NAMES))
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 2, "seed": 1}, xgb.DMatrix(matrix, label=y), 50
+    )
+    SurvivalModel(booster, spec).save(tmp_path / "v1")
+    old = SurvivalModel.load(tmp_path / "v1")
+    assert old.n_features == 14
+    np.testing.assert_allclose(old.predict_frame(frame), booster.predict(xgb.DMatrix(matrix)), atol=1e-6)
+    prediction = old.explain(Passenger.create(pclass=3, sex="male", age=30, sibsp=1, parch=2))
+    assert {r.attribute for r in prediction.reasons} == set(REASONS)  # sibsp + parch -> family
+    assert (
+        dict((r.attribute, r.text) for r in prediction.reasons)["family"]
+        == "Travelling with 3 family members"
+    )
+    margin = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
+    assert margin == pytest.approx(logit(prediction.probability), abs=1e-5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ search criterion and the recorded metrics."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -47,23 +46,11 @@ def default_result(frame: pd.DataFrame) -> TrainingResult:
     return train(frame, TrainConfig())
 
 
-def test_default_recipe_holds_its_measured_quality(default_result: TrainingResult) -> None:
-    """A regression floor just under what the recipe measures today (acc 0.828, AUC 0.874, Brier
-    0.1235, ECE 0.044): the issue's stricter targets are tracked by the xfail test below."""
-    cv = default_result.cv_metrics
-    assert cv["accuracy"] >= 0.825 and cv["roc_auc"] >= 0.870
-    assert cv["brier"] <= 0.125 and cv["ece"] <= 0.046
-
-
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "measured with the default TrainConfig (seed 42, 3x5-fold CV) on the shipped 891 rows: "
-        "accuracy 0.8279 (< 0.835), ROC AUC 0.8735 (< 0.875), Brier 0.1235 (ok), ECE 0.0444 (> 0.04); "
-        "reported to the lead, not tuned on the test seed"
-    ),
-)
 def test_default_recipe_meets_the_quality_targets(default_result: TrainingResult) -> None:
+    """Issue 2's targets, on the shipped 891 rows with the default TrainConfig (seed 42, 3x5-fold).
+
+    Measured: accuracy 0.837, ROC AUC 0.880, Brier 0.120, ECE 0.033. Other seeds land either side
+    of the accuracy target (0.832-0.843 over seeds 1-4); the README gives the spread."""
     result = default_result
     cv = result.cv_metrics
     assert result.info["cv"] == "3x5-fold stratified"
@@ -144,29 +131,70 @@ def test_holdout_without_names_uses_the_attributes(frame: pd.DataFrame) -> None:
 # Search
 
 
-def test_search_picks_the_lowest_log_loss(frame: pd.DataFrame) -> None:
+def test_search_scores_every_candidate_out_of_fold_and_blends_them(frame: pd.DataFrame) -> None:
     columns, y = columns_from_frame(frame), frame["survived"].to_numpy()
-    best, table = search(columns, y, TINY_SEARCH)
-    assert len(table) == 3 and table[0]["params"] == DEFAULT_PARAMS
-    for row in table:
-        assert set(METRIC_NAMES) <= set(row)
-    assert best == min(table, key=lambda row: row["log_loss"])["params"]
-    assert len({tuple(sorted(row["params"].items())) for row in table}) == 3  # distinct candidates
+    found = search(columns, y, TINY_SEARCH)
+    assert found.candidates[0] == DEFAULT_PARAMS and len(found.table) == 3
+    assert len({tuple(sorted(params.items())) for params in found.candidates}) == 3  # distinct
+    assert found.oof.shape == (3, TINY_SEARCH.search_repeats, len(y))
+    assert ((found.oof > 0) & (found.oof < 1)).all()  # every row was predicted once per repeat
+    for row, params in zip(found.table, found.candidates, strict=True):
+        assert row["params"] == params and set(METRIC_NAMES) <= set(row)
+    weights = training.select_blend(found.oof, y, TINY_SEARCH.blend_rounds)
+    assert [row["weight"] for row in found.table] == [weights.get(c, 0.0) for c in range(3)]
+    assert found.blend.members == tuple((weights[c], found.candidates[c]) for c in sorted(weights))
+    assert sum(weight for weight, _ in found.blend.members) == pytest.approx(1.0)
 
 
-def test_search_prefers_log_loss_over_accuracy(frame: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
-    """When accuracy and log loss disagree, log loss (probability quality) decides."""
-    crafted: Iterator[dict[str, float]] = iter(
-        [
-            {"accuracy": 0.90, "roc_auc": 0.90, "brier": 0.10, "log_loss": 0.50, "ece": 0.01},
-            {"accuracy": 0.70, "roc_auc": 0.80, "brier": 0.20, "log_loss": 0.30, "ece": 0.09},
-            {"accuracy": 0.95, "roc_auc": 0.95, "brier": 0.05, "log_loss": 0.60, "ece": 0.00},
-        ]
-    )
-    monkeypatch.setattr(training, "mean_metrics", lambda rows: next(crafted))
+def _oof(*probabilities: list[float]) -> np.ndarray:
+    """Crafted out-of-fold probabilities: one candidate per argument, one repeat."""
+    return np.array([[p] for p in probabilities], dtype=float)
+
+
+def test_blend_selection_prefers_log_loss_over_accuracy() -> None:
+    """An overconfident candidate that gets more rows right still loses on log loss."""
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    cautious = [0.7, 0.7, 0.7, 0.45, 0.3, 0.3, 0.3, 0.55]  # 6 of 8 right, never far off
+    bold = [0.99, 0.99, 0.99, 0.99, 0.01, 0.01, 0.01, 0.99]  # 7 of 8 right, one badly wrong
+    assert training.select_blend(_oof(bold, cautious), y, rounds=1) == {1: 1.0}
+
+
+def test_blend_selection_keeps_a_lone_winner() -> None:
+    y = np.array([1, 0, 1, 0, 1, 0])
+    good = [0.8, 0.2, 0.8, 0.2, 0.8, 0.2]
+    poor = [0.6, 0.4, 0.4, 0.6, 0.6, 0.4]
+    assert training.select_blend(_oof(poor, good), y, rounds=10) == {1: 1.0}
+
+
+def test_blend_selection_mixes_candidates_whose_errors_differ() -> None:
+    """Two candidates wrong on different rows: their mean log-odds beats either alone."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    truth = np.where(y == 1, 1.0, -1.0)
+    a = 1 / (1 + np.exp(-(truth + rng.normal(0, 1.5, 400))))
+    b = 1 / (1 + np.exp(-(truth + rng.normal(0, 1.5, 400))))
+    oof = _oof(list(a), list(b))
+    weights = training.select_blend(oof, y, rounds=10)
+    assert set(weights) == {0, 1} and sum(weights.values()) == pytest.approx(1.0)
+    blended = training._mean_log_loss(y, sum(w * training._logit(oof[c]) for c, w in weights.items()))
+    assert blended < min(training._mean_log_loss(y, training._logit(oof[c])) for c in (0, 1))
+
+
+def test_blend_selection_breaks_ties_toward_the_defaults() -> None:
+    y = np.array([1, 0, 1, 0])
+    same = [0.7, 0.3, 0.7, 0.3]
+    assert training.select_blend(_oof(same, same, same), y, rounds=5) == {0: 1.0}
+
+
+def test_a_blend_model_averages_its_members_log_odds(frame: pd.DataFrame) -> None:
     columns, y = columns_from_frame(frame), frame["survived"].to_numpy()
-    best, table = search(columns, y, dataclasses.replace(TINY_SEARCH, search_folds=2))
-    assert best == table[1]["params"]
+    first, second = DEFAULT_PARAMS, {**DEFAULT_PARAMS, "max_depth": 3, "eta": 0.05}
+    blend = training.Blend(((0.75, first), (0.25, second)))
+    model = training.fit_model(columns, y, blend, seed=3, nthread=1)
+    members = [training.fit_model(columns, y, params, seed=3, nthread=1) for params in (first, second)]
+    expected = 0.75 * members[0].margin(columns) + 0.25 * members[1].margin(columns)
+    np.testing.assert_allclose(model.margin(columns), expected, atol=1e-5)
+    assert model.params == {"blend": [{"weight": 0.75, **first}, {"weight": 0.25, **second}]}
 
 
 def test_candidates_are_seeded() -> None:
@@ -191,7 +219,8 @@ def test_metrics_keys_and_rounding(fast: TrainingResult) -> None:
 def test_training_result_records_its_inputs(frame: pd.DataFrame, fast: TrainingResult) -> None:
     assert fast.data_fingerprint == fingerprint(frame)
     assert fast.holdout_fingerprint.startswith("sha256:")
-    assert fast.params in [row["params"] for row in fast.search]
+    chosen = [{"weight": row["weight"], **row["params"]} for row in fast.search if row["weight"] > 0]
+    assert fast.params == {"blend": [{**m, "weight": round(m["weight"], 6)} for m in chosen]}
     assert fast.model.params == fast.params
     assert fast.info == {"seed": 42, "cv": "1x5-fold stratified"}
     assert fast.seconds > 0

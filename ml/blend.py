@@ -1,0 +1,85 @@
+"""A weighted blend of xgboost models, saved as one ordinary xgboost model.
+
+The recipe averages a few search candidates in log-odds (see `ml.training.select_blend`). A
+binary:logistic booster's log-odds are its base margin plus the sum of its trees' leaf values, so
+`Σ wᵢ · log-odds(bᵢ)` with `Σ wᵢ = 1` is itself such a model: every tree of `bᵢ` with its leaves
+scaled by `wᵢ`, and base margin `Σ wᵢ · base marginᵢ`. Building that model, rather than keeping a
+list of boosters, leaves everything downstream unchanged: one booster file in the registry, one
+`inplace_predict`, TreeSHAP on one tree list, and the same artifact logged to Snowflake.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import xgboost as xgb
+
+
+def _learner(booster: xgb.Booster) -> dict[str, Any]:
+    learner = json.loads(booster.save_raw("json"))["learner"]
+    if learner["objective"]["name"] != "binary:logistic":
+        raise ValueError(f"can only blend binary:logistic models, not {learner['objective']['name']}")
+    if learner["gradient_booster"]["name"] != "gbtree":
+        raise ValueError(f"can only blend gbtree models, not {learner['gradient_booster']['name']}")
+    return learner
+
+
+def base_margin(learner: dict[str, Any]) -> float:
+    """The model's base score (a probability, stored as '[4.1E-1]' by xgboost 3) as log-odds."""
+    p = float(str(learner["learner_model_param"]["base_score"]).strip("[]"))
+    return math.log(p / (1 - p))
+
+
+def _scaled_tree(tree: dict[str, Any], weight: float, tree_id: int) -> dict[str, Any]:
+    out = copy.deepcopy(tree)
+    out["id"] = tree_id
+    # A leaf's value is its split_conditions entry; base_weights holds every node's weight.
+    out["split_conditions"] = [
+        value * weight if left == -1 else value
+        for value, left in zip(tree["split_conditions"], tree["left_children"], strict=True)
+    ]
+    out["base_weights"] = [value * weight for value in tree["base_weights"]]
+    return out
+
+
+def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) -> xgb.Booster:
+    """One booster whose log-odds are the `weights`-weighted mean of the boosters' log-odds."""
+    if not boosters or len(boosters) != len(weights):
+        raise ValueError("need one weight per booster, and at least one booster")
+    if any(w <= 0 for w in weights):
+        raise ValueError("blend weights must be positive")
+    if len(boosters) == 1:
+        return boosters[0].copy()
+    total = float(sum(weights))
+    weights = [w / total for w in weights]
+    learners = [_learner(b) for b in boosters]
+    n_features = {lr["learner_model_param"]["num_feature"] for lr in learners}
+    if len(n_features) != 1:
+        raise ValueError(f"boosters disagree on the number of features: {sorted(n_features)}")
+    for lr in learners:
+        if lr["gradient_booster"]["model"]["gbtree_model_param"]["num_parallel_tree"] != "1":
+            raise ValueError("can only blend boosters grown one tree per round")
+
+    trees: list[dict[str, Any]] = []
+    for learner, weight in zip(learners, weights, strict=True):
+        for tree in learner["gradient_booster"]["model"]["trees"]:
+            trees.append(_scaled_tree(tree, weight, len(trees)))
+    margin = sum(w * base_margin(lr) for lr, w in zip(learners, weights, strict=True))
+
+    merged = copy.deepcopy(learners[0])
+    merged["attributes"] = {}
+    merged["learner_model_param"]["base_score"] = f"[{1 / (1 + math.exp(-margin))!r}]"
+    model = merged["gradient_booster"]["model"]
+    model["trees"] = trees
+    model["tree_info"] = [0] * len(trees)
+    model["iteration_indptr"] = list(range(len(trees) + 1))
+    model["gbtree_model_param"]["num_trees"] = str(len(trees))
+    document = json.loads(boosters[0].save_raw("json"))
+    document["learner"] = merged
+    out = xgb.Booster()
+    out.load_model(bytearray(json.dumps(document).encode()))
+    return out
