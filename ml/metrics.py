@@ -18,7 +18,7 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
         mask = which == b
         if mask.any():
             total += mask.sum() * abs(float(y[mask].mean()) - float(p[mask].mean()))
-    return total / len(y)
+    return float(total / len(y))
 
 
 def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
