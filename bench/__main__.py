@@ -1,4 +1,5 @@
-"""`python -m bench`: run every `bench/*_bench.py` module's `main()`, then print one table.
+"""`python -m bench [ml] [bot] [retrain]`: run the `bench/*_bench.py` modules' `main()` (all of
+them by default), then print one table.
 
 Each module's own output (progress and its table) goes to stderr; the combined table to stdout.
 Exit status 1 if any row with a target missed it (or a module crashed).
@@ -6,6 +7,7 @@ Exit status 1 if any row with a target missed it (or a module crashed).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import importlib
 import pkgutil
@@ -38,5 +40,21 @@ def main(names: list[str] | None = None) -> int:
     return 0 if all(r["ok"] or not r["target"] for r in rows) else 1
 
 
+def parse(argv: list[str]) -> list[str] | None:
+    available = modules()
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Run benchmarks; print one table.")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"which to run (default: all): {', '.join(n.removesuffix('_bench') for n in available)}",
+    )
+    names = [n if n.endswith("_bench") else f"{n}_bench" for n in parser.parse_args(argv).names]
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        parser.error(f"no benchmark named {', '.join(n.removesuffix('_bench') for n in unknown)}")
+    return names or None
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or None))
+    sys.exit(main(parse(sys.argv[1:])))

@@ -52,8 +52,6 @@ def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) ->
         raise ValueError("need one weight per booster, and at least one booster")
     if any(w <= 0 for w in weights):
         raise ValueError("blend weights must be positive")
-    if len(boosters) == 1:
-        return boosters[0].copy()
     total = float(sum(weights))
     weights = [w / total for w in weights]
     learners = [_learner(b) for b in boosters]
@@ -64,10 +62,12 @@ def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) ->
         if lr["gradient_booster"]["model"]["gbtree_model_param"]["num_parallel_tree"] != "1":
             raise ValueError("can only blend boosters grown one tree per round")
 
-    trees: list[dict[str, Any]] = []
-    for learner, weight in zip(learners, weights, strict=True):
-        for tree in learner["gradient_booster"]["model"]["trees"]:
-            trees.append(_scaled_tree(tree, weight, len(trees)))
+    scaled = [
+        _scaled_tree(tree, weight, 0)
+        for learner, weight in zip(learners, weights, strict=True)
+        for tree in learner["gradient_booster"]["model"]["trees"]
+    ]
+    trees = merge_identical_trees(scaled)
     margin = sum(w * base_margin(lr) for lr, w in zip(learners, weights, strict=True))
 
     merged = copy.deepcopy(learners[0])
@@ -82,4 +82,44 @@ def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) ->
     document["learner"] = merged
     out = xgb.Booster()
     out.load_model(bytearray(json.dumps(document).encode()))
+    return out
+
+
+def _shape(tree: dict[str, Any]) -> tuple[Any, ...]:
+    """Everything about a tree but its leaf values and statistics: which row lands in which leaf."""
+    internal = [left != -1 for left in tree["left_children"]]
+    return (
+        tuple(tree["left_children"]),
+        tuple(tree["right_children"]),
+        tuple(tree["split_indices"]),
+        tuple(c if inner else None for c, inner in zip(tree["split_conditions"], internal, strict=True)),
+        tuple(tree["default_left"]),
+        tuple(tree.get("split_type", ())),
+        json.dumps([tree.get(k) for k in ("categories", "categories_nodes", "categories_segments")]),
+    )
+
+
+def merge_identical_trees(trees: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Trees of the same shape as one tree with their leaf values added (the same predictions).
+
+    Its statistics are added too: the merged covers are the pooled covers of its parts, which is
+    what TreeSHAP then weighs paths by.
+    """
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for tree in trees:
+        key = _shape(tree)
+        into = merged.get(key)
+        if into is None:
+            merged[key] = copy.deepcopy(tree)
+            continue
+        leaf = [left == -1 for left in tree["left_children"]]
+        into["split_conditions"] = [
+            a + b if is_leaf else a
+            for a, b, is_leaf in zip(into["split_conditions"], tree["split_conditions"], leaf, strict=True)
+        ]
+        for name in ("base_weights", "sum_hessian", "loss_changes"):
+            into[name] = [a + b for a, b in zip(into[name], tree[name], strict=True)]
+    out = list(merged.values())
+    for i, tree in enumerate(out):
+        tree["id"] = i
     return out
