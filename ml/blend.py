@@ -10,7 +10,6 @@ list of boosters, leaves everything downstream unchanged: one booster file in th
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Sequence
@@ -19,13 +18,14 @@ from typing import Any
 import xgboost as xgb
 
 
-def _learner(booster: xgb.Booster) -> dict[str, Any]:
-    learner = json.loads(booster.save_raw("json"))["learner"]
+def _document(booster: xgb.Booster) -> dict[str, Any]:
+    document = json.loads(booster.save_raw("json"))
+    learner = document["learner"]
     if learner["objective"]["name"] != "binary:logistic":
         raise ValueError(f"can only blend binary:logistic models, not {learner['objective']['name']}")
     if learner["gradient_booster"]["name"] != "gbtree":
         raise ValueError(f"can only blend gbtree models, not {learner['gradient_booster']['name']}")
-    return learner
+    return document
 
 
 def base_margin(learner: dict[str, Any]) -> float:
@@ -34,9 +34,9 @@ def base_margin(learner: dict[str, Any]) -> float:
     return math.log(p / (1 - p))
 
 
-def _scaled_tree(tree: dict[str, Any], weight: float, tree_id: int) -> dict[str, Any]:
-    out = copy.deepcopy(tree)
-    out["id"] = tree_id
+def _scaled_tree(tree: dict[str, Any], weight: float) -> dict[str, Any]:
+    # Copies only what changes: no list of a tree is mutated in place here or when merging.
+    out = dict(tree)
     # A leaf's value is its split_conditions entry; base_weights holds every node's weight.
     out["split_conditions"] = [
         value * weight if left == -1 else value
@@ -54,7 +54,8 @@ def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) ->
         raise ValueError("blend weights must be positive")
     total = float(sum(weights))
     weights = [w / total for w in weights]
-    learners = [_learner(b) for b in boosters]
+    documents = [_document(b) for b in boosters]
+    learners = [document["learner"] for document in documents]
     n_features = {lr["learner_model_param"]["num_feature"] for lr in learners}
     if len(n_features) != 1:
         raise ValueError(f"boosters disagree on the number of features: {sorted(n_features)}")
@@ -63,14 +64,14 @@ def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) ->
             raise ValueError("can only blend boosters grown one tree per round")
 
     scaled = [
-        _scaled_tree(tree, weight, 0)
+        _scaled_tree(tree, weight)
         for learner, weight in zip(learners, weights, strict=True)
         for tree in learner["gradient_booster"]["model"]["trees"]
     ]
     trees = merge_identical_trees(scaled)
     margin = sum(w * base_margin(lr) for lr, w in zip(learners, weights, strict=True))
 
-    merged = copy.deepcopy(learners[0])
+    merged = learners[0]  # parsed for this call only: safe to rewrite
     merged["attributes"] = {}
     merged["learner_model_param"]["base_score"] = f"[{1 / (1 + math.exp(-margin))!r}]"
     model = merged["gradient_booster"]["model"]
@@ -78,10 +79,8 @@ def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) ->
     model["tree_info"] = [0] * len(trees)
     model["iteration_indptr"] = list(range(len(trees) + 1))
     model["gbtree_model_param"]["num_trees"] = str(len(trees))
-    document = json.loads(boosters[0].save_raw("json"))
-    document["learner"] = merged
     out = xgb.Booster()
-    out.load_model(bytearray(json.dumps(document).encode()))
+    out.load_model(bytearray(json.dumps(documents[0]).encode()))
     return out
 
 
@@ -110,7 +109,7 @@ def merge_identical_trees(trees: Sequence[dict[str, Any]]) -> list[dict[str, Any
         key = _shape(tree)
         into = merged.get(key)
         if into is None:
-            merged[key] = copy.deepcopy(tree)
+            merged[key] = dict(tree)
             continue
         leaf = [left == -1 for left in tree["left_children"]]
         into["split_conditions"] = [

@@ -162,7 +162,8 @@ def fit_model(
     spec = FeatureSpec.fit(columns)
     matrix = spec.transform(columns)
     boosters = [_fit_booster(matrix, y, params, seed=seed, nthread=nthread) for _, params in blend.members]
-    booster = blend_boosters(boosters, [weight for weight, _ in blend.members])
+    # One member needs no blending: the search fits 80 of those and only reads their predictions.
+    booster = boosters[0] if len(boosters) == 1 else blend_boosters(boosters, [w for w, _ in blend.members])
     return SurvivalModel(booster, spec, blend.to_json())
 
 
