@@ -32,8 +32,9 @@ class Scorer:
     """Scores passengers against the registry's default version.
 
     The model is loaded once and kept; at most every `refresh_seconds` the scorer asks the registry
-    (a cheap query) whether the default changed, and swaps models without blocking callers. If the
-    registry fails, it keeps serving the model it has.
+    (a cheap query) whether the default changed, and swaps in the new model once it is loaded and
+    ready to explain; meanwhile other callers are answered by the old one. If the registry fails,
+    it keeps serving the model it has.
     """
 
     def __init__(self, registry: ModelRegistry, refresh_seconds: float = 2.0) -> None:
@@ -48,14 +49,21 @@ class Scorer:
         version = self.registry.get_default()
         if version is None or token is None:
             raise NoModelError("no model version is registered yet: run `lifeboat train`")
-        return Serving(version, self.registry.load_model(version), token)
+        model = self.registry.load_model(version)
+        model.prepare()  # ready to explain before any caller sees it
+        return Serving(version, model, token)
 
     def current(self) -> Serving:
         serving = self._serving
-        now = time.monotonic()
-        if serving is not None and now - self._checked_at < self.refresh_seconds:
+        if serving is not None and time.monotonic() - self._checked_at < self.refresh_seconds:
             return serving
-        with self._lock:
+        # While one caller checks the registry (and loads a new default), the others keep being
+        # answered by the model in hand instead of queueing behind the load.
+        if serving is None:
+            self._lock.acquire()
+        elif not self._lock.acquire(blocking=False):
+            return serving
+        try:
             if self._serving is not None and time.monotonic() - self._checked_at < self.refresh_seconds:
                 return self._serving
             try:
@@ -69,6 +77,8 @@ class Scorer:
                 log.warning("registry check failed, still serving %s: %s", self._serving.version, exc)
             self._checked_at = time.monotonic()
             return self._serving
+        finally:
+            self._lock.release()
 
     @property
     def version(self) -> str:

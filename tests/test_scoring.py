@@ -179,3 +179,48 @@ def test_concurrent_callers_share_one_model(registry: LocalRegistry, monkeypatch
         thread.join(60)
     assert loads.calls == ["V1"]
     assert all(np.array_equal(r, expected) for r in results.values()) and len(results) == 8
+
+
+def test_callers_are_answered_by_the_old_model_while_the_new_one_loads(
+    registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A promotion must not stall the bot: while one caller loads the new default, the others get
+    answers from the model in hand; the new one is swapped in only once it can explain."""
+    scorer = Scorer(registry, refresh_seconds=0)
+    assert scorer.predict(PERSON).version == "V1"
+    new = add_version(registry)
+    registry.set_default(new)
+    loading, release = threading.Event(), threading.Event()
+    original = registry.load_model
+    prepared: list[bool] = []
+
+    def slow_load(version: str) -> SurvivalModel:
+        model = original(version)
+        loading.set()
+        assert release.wait(30)
+        prepare = model.prepare
+
+        def recorded() -> SurvivalModel:
+            prepared.append(True)
+            return prepare()
+
+        monkeypatch.setattr(model, "prepare", recorded)
+        return model
+
+    monkeypatch.setattr(registry, "load_model", slow_load)
+    refreshed: dict[str, str] = {}
+    loader = threading.Thread(target=lambda: refreshed.update(version=scorer.predict(PERSON).version))
+    loader.start()
+    assert loading.wait(30)
+    meanwhile: list[str] = []
+    other = threading.Thread(
+        target=lambda: meanwhile.extend(scorer.predict(PERSON).version for _ in range(5))
+    )
+    other.start()
+    other.join(10)  # with callers queued behind the load, this would still be waiting
+    release.set()
+    other.join(30)
+    assert meanwhile == ["V1"] * 5
+    loader.join(30)
+    assert refreshed == {"version": new} and prepared == [True]
+    assert scorer.predict(PERSON).version == new
