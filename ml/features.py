@@ -130,8 +130,11 @@ class FeatureSpec:
     """What imputation learns from the training rows; saved as JSON with each model version."""
 
     age_by_title: dict[str, float]
-    fare_by_class: dict[int, float]
+    fare_by_class: dict[int, float]  # median ticket fare (what versions before fare per person impute)
     port_mode: str
+    # Median fare per person: an unknown fare is this times the party's size, so a couple is not
+    # assumed to have paid what one traveller did. None in specs saved before it existed.
+    fare_per_person_by_class: dict[int, float] | None = None
     feature_names: tuple[str, ...] = field(default=FEATURE_NAMES)
 
     @classmethod
@@ -145,13 +148,21 @@ class FeatureSpec:
             age_by_title[t] = float(np.median(known)) if known.size else overall_age
         fare = columns["fare"]
         overall_fare = float(np.nanmedian(fare)) if np.isfinite(fare).any() else 14.45
-        fare_by_class = {}
+        party = np.nan_to_num(columns["sibsp"]) + np.nan_to_num(columns["parch"]) + 1.0
+        fare_by_class, fare_per_person_by_class = {}, {}
         for c in CLASS_NAMES:
-            known = fare[(columns["pclass"] == c) & np.isfinite(fare)]
-            fare_by_class[c] = float(np.median(known)) if known.size else overall_fare
+            known = (columns["pclass"] == c) & np.isfinite(fare)
+            fare_by_class[c] = float(np.median(fare[known])) if known.any() else overall_fare
+            each = fare[known] / party[known]
+            fare_per_person_by_class[c] = float(np.median(each)) if known.any() else overall_fare
         ports, counts = np.unique(columns["embarked"][columns["embarked"] != None], return_counts=True)  # noqa: E711
         port_mode = str(ports[np.argmax(counts)]) if ports.size else "S"
-        return cls(age_by_title=age_by_title, fare_by_class=fare_by_class, port_mode=port_mode)
+        return cls(
+            age_by_title=age_by_title,
+            fare_by_class=fare_by_class,
+            port_mode=port_mode,
+            fare_per_person_by_class=fare_per_person_by_class,
+        )
 
     def impute(self, columns: Columns) -> tuple[Columns, dict[str, np.ndarray]]:
         """Fill unknown values; returns the completed columns and, per attribute, which rows were filled."""
@@ -164,18 +175,23 @@ class FeatureSpec:
             out["age"] = columns["age"].copy()
             out["age"][age_missing] = _lookup(out["title"][age_missing], self.age_by_title)
         filled["age"] = age_missing
-        fare_missing = ~np.isfinite(columns["fare"])
-        if fare_missing.any():
-            out["fare"] = columns["fare"].copy()
-            out["fare"][fare_missing] = _lookup(columns["pclass"][fare_missing], self.fare_by_class)
-        filled["fare"] = fare_missing
-        port_missing = columns["embarked"] == None  # noqa: E711
-        out["embarked"] = np.where(port_missing, self.port_mode, columns["embarked"])
-        filled["embarked"] = port_missing
         for name in ("sibsp", "parch"):
             missing = ~np.isfinite(columns[name])
             out[name] = np.where(missing, 0.0, columns[name])
             filled[name] = missing
+        fare_missing = ~np.isfinite(columns["fare"])
+        if fare_missing.any():
+            out["fare"] = columns["fare"].copy()
+            pclass = columns["pclass"][fare_missing]
+            if self.fare_per_person_by_class is None:
+                out["fare"][fare_missing] = _lookup(pclass, self.fare_by_class)
+            else:
+                party = out["sibsp"][fare_missing] + out["parch"][fare_missing] + 1.0
+                out["fare"][fare_missing] = _lookup(pclass, self.fare_per_person_by_class) * party
+        filled["fare"] = fare_missing
+        port_missing = columns["embarked"] == None  # noqa: E711
+        out["embarked"] = np.where(port_missing, self.port_mode, columns["embarked"])
+        filled["embarked"] = port_missing
         return out, filled
 
     def encode(self, completed: Columns) -> np.ndarray:
@@ -194,6 +210,11 @@ class FeatureSpec:
             "age_by_title": self.age_by_title,
             "fare_by_class": {str(k): v for k, v in self.fare_by_class.items()},
             "port_mode": self.port_mode,
+            **(
+                {"fare_per_person_by_class": {str(k): v for k, v in self.fare_per_person_by_class.items()}}
+                if self.fare_per_person_by_class is not None
+                else {}
+            ),
             "feature_names": list(self.feature_names),
         }
 
@@ -207,6 +228,11 @@ class FeatureSpec:
             age_by_title={str(k): float(v) for k, v in data["age_by_title"].items()},
             fare_by_class={int(k): float(v) for k, v in data["fare_by_class"].items()},
             port_mode=str(data["port_mode"]),
+            fare_per_person_by_class=(
+                {int(k): float(v) for k, v in data["fare_per_person_by_class"].items()}
+                if "fare_per_person_by_class" in data
+                else None
+            ),
             feature_names=names,
         )
 
@@ -345,7 +371,9 @@ def assumptions(passenger: Passenger, completed: Columns, filled: Mapping[str, n
         said.append("no parents or children aboard")
     if filled["fare"][0]:
         klass = CLASS_NAMES.get(int(completed["pclass"][0]), "this class")
-        said.append(f"fare £{completed['fare'][0]:.0f} (typical for {klass})")
+        party = int(completed["sibsp"][0] + completed["parch"][0]) + 1
+        for_whom = f" for {party} people" if party > 1 else ""
+        said.append(f"fare £{completed['fare'][0]:.0f}{for_whom} (typical for {klass})")
     if filled["embarked"][0]:
         said.append(f"boarded at {PORTS[str(completed['embarked'][0])]}")
     return said

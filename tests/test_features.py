@@ -175,8 +175,14 @@ def test_fit_learns_medians_and_the_most_common_port(frame: pd.DataFrame, spec: 
     for title in ("Mr", "Mrs", "Miss", "Master", "Rare"):
         assert spec.age_by_title[title] == frame.loc[titles == title, "age"].median()
     assert spec.age_by_title["Master"] < 10 < spec.age_by_title["Miss"] < spec.age_by_title["Mr"]
+    party = frame["sibsp"] + frame["parch"] + 1
+    assert spec.fare_per_person_by_class is not None
     for pclass in (1, 2, 3):
-        assert spec.fare_by_class[pclass] == frame.loc[frame["pclass"] == pclass, "fare"].median()
+        in_class = frame["pclass"] == pclass
+        assert spec.fare_by_class[pclass] == frame.loc[in_class, "fare"].median()
+        each = spec.fare_per_person_by_class[pclass]
+        assert each == pytest.approx((frame.loc[in_class, "fare"] / party[in_class]).median())
+        assert each < spec.fare_by_class[pclass]  # many tickets paid for a family
     assert spec.port_mode == "S"
 
 
@@ -185,6 +191,7 @@ def test_fit_without_any_known_values() -> None:
     spec = FeatureSpec.fit(columns)
     assert set(spec.age_by_title.values()) == {28.0}
     assert set(spec.fare_by_class.values()) == {14.45}
+    assert set((spec.fare_per_person_by_class or {}).values()) == {14.45}
     assert spec.port_mode == "S"
 
 
@@ -196,15 +203,28 @@ def test_impute_age_by_title(spec: FeatureSpec) -> None:
     assert completed["title"][0] == "Mrs" and filled["title"][0]  # inferred first, then the age by it
 
 
-def test_impute_fare_by_class_and_port(spec: FeatureSpec) -> None:
+def test_impute_fare_by_class_party_and_port(spec: FeatureSpec) -> None:
+    assert spec.fare_per_person_by_class is not None
     for pclass in (1, 2, 3):
+        each = spec.fare_per_person_by_class[pclass]
         completed, filled = spec.impute(one(pclass=pclass, sex="male"))
-        assert completed["fare"][0] == spec.fare_by_class[pclass] and filled["fare"][0]
+        assert completed["fare"][0] == each and filled["fare"][0]
         assert completed["embarked"][0] == "S" and filled["embarked"][0]
         assert completed["sibsp"][0] == 0 and completed["parch"][0] == 0
+        completed, _ = spec.impute(one(pclass=pclass, sex="male", sibsp=1, parch=2))
+        assert completed["fare"][0] == pytest.approx(4 * each)  # one ticket for a party of four
     completed, filled = spec.impute(one(pclass=1, sex="male", fare=0, embarked="Q"))
     assert completed["fare"][0] == 0 and not filled["fare"][0]
     assert completed["embarked"][0] == "Q" and not filled["embarked"][0]
+
+
+def test_a_spec_saved_before_fare_per_person_imputes_as_it_did(spec: FeatureSpec) -> None:
+    data = spec.to_json()
+    del data["fare_per_person_by_class"]
+    old = FeatureSpec.from_json(data)
+    assert old.fare_per_person_by_class is None
+    completed, _ = old.impute(one(pclass=1, sex="male", sibsp=1))
+    assert completed["fare"][0] == spec.fare_by_class[1]  # the ticket median, whatever the party
 
 
 def test_impute_does_not_touch_its_input(spec: FeatureSpec) -> None:
@@ -225,7 +245,7 @@ def test_impute_a_batch_mixing_known_and_unknown(spec: FeatureSpec) -> None:
     ]
     completed, filled = spec.impute(columns_from_passengers(people))
     assert list(completed["age"]) == [40, spec.age_by_title["Mr"], spec.age_by_title["Miss"]]
-    assert list(completed["fare"]) == [50, spec.fare_by_class[2], 8]
+    assert list(completed["fare"]) == [50, (spec.fare_per_person_by_class or {})[2], 8]
     assert list(filled["age"]) == [False, True, True]
     assert list(filled["title"]) == [False, True, False]
     assert list(completed["embarked"]) == ["C", "S", "S"]
@@ -279,7 +299,7 @@ def said(spec: FeatureSpec, passenger: Passenger) -> list[str]:
 
 
 def test_assumptions_for_a_minimal_description(spec: FeatureSpec) -> None:
-    age, fare = spec.age_by_title["Mr"], spec.fare_by_class[3]
+    age, fare = spec.age_by_title["Mr"], (spec.fare_per_person_by_class or {})[3]
     assert said(spec, Passenger.create(pclass=3, sex="male")) == [
         "title Mr",
         f"age {age:.0f} (typical for a Mr)",
@@ -297,6 +317,10 @@ def test_assumptions_name_only_what_was_left_out(spec: FeatureSpec) -> None:
     assert said(
         spec, Passenger.create(pclass=1, sex="female", age=29, sibsp=1, fare=80, embarked="C", title="Mrs")
     ) == ["no parents or children aboard"]
+    each = (spec.fare_per_person_by_class or {})[1]
+    assert said(
+        spec, Passenger.create(pclass=1, sex="female", age=29, sibsp=1, parch=0, embarked="C", title="Mrs")
+    ) == [f"fare £{2 * each:.0f} for 2 people (typical for 1st class)"]
     assert said(
         spec, Passenger.create(pclass=2, sex="male", age=40, parch=2, fare=20, embarked="Q", title="Mr")
     ) == ["no siblings or spouse aboard"]

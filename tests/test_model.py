@@ -197,7 +197,7 @@ def test_explain_reports_the_completed_passenger_and_assumptions(model: Survival
     prediction = model.explain(Passenger.create(pclass=3, sex="male", age=30), version="V1")
     completed = prediction.passenger
     assert (completed.pclass, completed.sex, completed.age, completed.title) == (3, "male", 30.0, "Mr")
-    assert completed.fare == model.spec.fare_by_class[3] and completed.embarked == "S"
+    assert completed.fare == (model.spec.fare_per_person_by_class or {})[3] and completed.embarked == "S"
     assert (completed.sibsp, completed.parch) == (0, 0)
     assert prediction.assumptions[0] == "title Mr"
     assert "travelling without family" in prediction.assumptions
