@@ -68,7 +68,15 @@ def test_train_json_registers_the_first_version(
     assert "… search" in err  # progress goes to stderr, the JSON alone to stdout
     registry = LocalRegistry(empty_home)
     assert registry.get_default() == "V1"
+    # The version records the blend it serves and the search that chose it.
+    recorded = registry.get_version("V1")
     registry.close()
+    blend = recorded.params["blend"]
+    assert blend and sum(member["weight"] for member in blend) == pytest.approx(1.0)
+    search = recorded.info["search"]
+    chosen = [{"weight": row["blend_weight"], **row["params"]} for row in search if row["blend_weight"] > 0]
+    assert blend == chosen
+    assert all(row["log_loss"] > 0 for row in search)
 
 
 def test_models_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
