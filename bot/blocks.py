@@ -190,6 +190,21 @@ def _metric_line(metrics: Mapping[str, float], prefix: str) -> str:
     )
 
 
+def _trees(params: Mapping[str, Any]) -> str:
+    return f"depth {params.get('max_depth', '?')}, η {params.get('eta', '?')}, {params.get('num_round', '?')} trees"
+
+
+def model_line(params: Mapping[str, Any]) -> str:
+    """What kind of model a version is, from its recorded parameters (old versions: one set)."""
+    members = params.get("blend")
+    if isinstance(members, list) and members:
+        if len(members) == 1:
+            return f"XGBoost: {_trees(members[0])}"
+        parts = " + ".join(f"{_trees(m)} ({float(m.get('weight', 0)):.0%})" for m in members)
+        return f"XGBoost, a blend of {len(members)} search candidates: {parts}"
+    return f"XGBoost: {_trees(params)}" if "max_depth" in params else "XGBoost"
+
+
 def model_card_blocks(version: ModelVersion, *, backend: str) -> list[Block]:
     info = version.info
     fields = [
@@ -208,7 +223,7 @@ def model_card_blocks(version: ModelVersion, *, backend: str) -> list[Block]:
     ]
     if version.comment:
         blocks.append(context(_escape(version.comment)))
-    blocks.append(context(f"XGBoost · data fingerprint `{version.data_fingerprint}`"))
+    blocks.append(context(f"{model_line(version.params)} · data fingerprint `{version.data_fingerprint}`"))
     return blocks
 
 

@@ -360,6 +360,18 @@ def test_model_card() -> None:
     assert "*Cross-validation* (5-fold x 3)\naccuracy 0.836 · ROC AUC 0.878" in shown
     assert "retrained &lt;!channel&gt; &amp; more" in shown and "<!channel>" not in shown
     assert "`abc123`" in shown
+    assert "XGBoost: depth 3, η ?, ? trees" in shown  # a version recorded before blends
+
+
+def test_model_line_describes_the_blend() -> None:
+    a = {"max_depth": 2, "eta": 0.05, "num_round": 300}
+    b = {"max_depth": 3, "eta": 0.1, "num_round": 300}
+    assert blocks.model_line({"blend": [{"weight": 0.6, **a}, {"weight": 0.4, **b}]}) == (
+        "XGBoost, a blend of 2 search candidates: depth 2, η 0.05, 300 trees (60%) + depth 3, η 0.1, 300 trees (40%)"
+    )
+    assert blocks.model_line({"blend": [{"weight": 1.0, **a}]}) == "XGBoost: depth 2, η 0.05, 300 trees"
+    assert blocks.model_line(a) == "XGBoost: depth 2, η 0.05, 300 trees"
+    assert blocks.model_line({}) == "XGBoost"
 
 
 def test_unavailable_and_failure_say_so_without_details() -> None:
