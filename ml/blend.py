@@ -18,14 +18,15 @@ from typing import Any
 import xgboost as xgb
 
 
-def _document(booster: xgb.Booster) -> dict[str, Any]:
-    document = json.loads(booster.save_raw("json"))
+def _check(document: dict[str, Any]) -> dict[str, Any]:
     learner = document["learner"]
     if learner["objective"]["name"] != "binary:logistic":
         raise ValueError(f"can only blend binary:logistic models, not {learner['objective']['name']}")
     if learner["gradient_booster"]["name"] != "gbtree":
         raise ValueError(f"can only blend gbtree models, not {learner['gradient_booster']['name']}")
-    return document
+    if learner["gradient_booster"]["model"]["gbtree_model_param"]["num_parallel_tree"] != "1":
+        raise ValueError("can only blend boosters grown one tree per round")
+    return learner
 
 
 def base_margin(learner: dict[str, Any]) -> float:
@@ -48,20 +49,24 @@ def _scaled_tree(tree: dict[str, Any], weight: float) -> dict[str, Any]:
 
 def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) -> xgb.Booster:
     """One booster whose log-odds are the `weights`-weighted mean of the boosters' log-odds."""
-    if not boosters or len(boosters) != len(weights):
+    documents = [json.loads(b.save_raw("json")) for b in boosters]
+    out = xgb.Booster()
+    out.load_model(bytearray(json.dumps(blend_documents(documents, weights)).encode()))
+    return out
+
+
+def blend_documents(documents: Sequence[dict[str, Any]], weights: Sequence[float]) -> dict[str, Any]:
+    """`blend_boosters` on xgboost's JSON model documents (which it rewrites: pass fresh copies)."""
+    if not documents or len(documents) != len(weights):
         raise ValueError("need one weight per booster, and at least one booster")
     if any(w <= 0 for w in weights):
         raise ValueError("blend weights must be positive")
     total = float(sum(weights))
     weights = [w / total for w in weights]
-    documents = [_document(b) for b in boosters]
-    learners = [document["learner"] for document in documents]
+    learners = [_check(document) for document in documents]
     n_features = {lr["learner_model_param"]["num_feature"] for lr in learners}
     if len(n_features) != 1:
         raise ValueError(f"boosters disagree on the number of features: {sorted(n_features)}")
-    for lr in learners:
-        if lr["gradient_booster"]["model"]["gbtree_model_param"]["num_parallel_tree"] != "1":
-            raise ValueError("can only blend boosters grown one tree per round")
 
     scaled = [
         _scaled_tree(tree, weight)
@@ -71,17 +76,20 @@ def blend_boosters(boosters: Sequence[xgb.Booster], weights: Sequence[float]) ->
     trees = merge_identical_trees(scaled)
     margin = sum(w * base_margin(lr) for lr, w in zip(learners, weights, strict=True))
 
-    merged = learners[0]  # parsed for this call only: safe to rewrite
+    merged = learners[0]
     merged["attributes"] = {}
-    merged["learner_model_param"]["base_score"] = f"[{1 / (1 + math.exp(-margin))!r}]"
+    # Written the way this xgboost wrote it ('[4.1E-1]' since 3.0, '4.1E-1' before), so a
+    # warehouse's older xgboost reads a blend the way it reads its own models.
+    score = 1 / (1 + math.exp(-margin))
+    bracketed = str(merged["learner_model_param"]["base_score"]).startswith("[")
+    merged["learner_model_param"]["base_score"] = f"[{score!r}]" if bracketed else repr(score)
     model = merged["gradient_booster"]["model"]
     model["trees"] = trees
     model["tree_info"] = [0] * len(trees)
-    model["iteration_indptr"] = list(range(len(trees) + 1))
+    if "iteration_indptr" in model:  # xgboost >= 2.0: where each boosting round's trees start
+        model["iteration_indptr"] = list(range(len(trees) + 1))
     model["gbtree_model_param"]["num_trees"] = str(len(trees))
-    out = xgb.Booster()
-    out.load_model(bytearray(json.dumps(documents[0]).encode()))
-    return out
+    return documents[0]
 
 
 def _shape(tree: dict[str, Any]) -> tuple[Any, ...]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from ml.blend import base_margin, blend_boosters, merge_identical_trees
+from ml.blend import base_margin, blend_boosters, blend_documents, merge_identical_trees
 from ml.treeshap import TreeExplainer
 
 
@@ -136,3 +136,26 @@ def test_models_of_other_kinds_are_refused(data: tuple[np.ndarray, np.ndarray], 
         blend_boosters([members[0], fit(x[:, :3], y, 2, 0.1, 5)], [1, 1])
     with pytest.raises(ValueError, match="one tree per round"):
         blend_boosters([members[0], fit(x, y, 2, 0.1, 5, num_parallel_tree=2)], [1, 1])
+
+
+def test_a_document_in_an_older_xgboosts_layout_keeps_it(members: list) -> None:
+    """Snowflake's warehouse may run an older xgboost: base_score without brackets (before 3.0) and
+    no iteration_indptr (before 2.0) stay that way in the blend."""
+
+    def older(booster: xgb.Booster) -> dict:
+        document = json.loads(booster.save_raw("json"))
+        learner = document["learner"]
+        learner["learner_model_param"]["base_score"] = learner["learner_model_param"]["base_score"].strip(
+            "[]"
+        )
+        del learner["gradient_booster"]["model"]["iteration_indptr"]
+        return document
+
+    blended = blend_documents([older(members[0]), older(members[1])], [0.5, 0.5])
+    learner = blended["learner"]
+    assert not learner["learner_model_param"]["base_score"].startswith("[")
+    assert "iteration_indptr" not in learner["gradient_booster"]["model"]
+    expected = 0.5 * base_margin(older(members[0])["learner"]) + 0.5 * base_margin(
+        older(members[1])["learner"]
+    )
+    assert base_margin(learner) == pytest.approx(expected, abs=1e-6)
