@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.answers import failure_reply
 from bot.listeners import register
 from bot.listeners.guard import describe, tell_user
+from bot.respond import ReplyPoster, pooled_respond_middleware
 from bot.services import CONTEXT_KEY, Services
 
 log = logging.getLogger("lifeboat.bot")
@@ -46,6 +47,9 @@ def build_app(services: Services, *, listener_threads: int = 16) -> App:
     def provide_services(context: Any, next: Any) -> None:
         context[CONTEXT_KEY] = services
         next()
+
+    # Replies to response_url reuse kept-alive connections (one pool per app).
+    app.middleware(pooled_respond_middleware(ReplyPoster(pool_size=listener_threads)))
 
     register(app)
 
