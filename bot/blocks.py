@@ -310,7 +310,7 @@ def survive_modal(channel_id: str, initial: Passenger | None = None) -> dict[str
                 "fare",
                 "Fare (£)",
                 _number(True, p.fare, "e.g. 72"),
-                "Optional: typical for your class if empty.",
+                "For your whole ticket (one ticket covered a family). If empty: what your class typically paid, per person.",
             ),
             _input("title", "Title", _select("Optional", title_options, p.title)),
         ],

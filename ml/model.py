@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +97,21 @@ class Prediction:
             "passenger": self.passenger.to_dict(),
             "version": self.version,
         }
+
+
+# A reason is about an assumed value when every attribute behind it was left out and imputed.
+_REASON_INPUTS: dict[str, tuple[str, ...]] = {
+    "age": ("age",),
+    "family": ("sibsp", "parch"),
+    "fare": ("fare",),
+    "embarked": ("embarked",),
+    "title": ("title",),
+}
+
+
+def _assumed(attribute: str, filled: Mapping[str, np.ndarray]) -> bool:
+    inputs = _REASON_INPUTS.get(attribute, ())
+    return bool(inputs) and all(bool(filled[name][0]) for name in inputs)
 
 
 def _reason_text(attribute: str, completed: Passenger) -> str:
@@ -214,7 +229,12 @@ class SurvivalModel:
         )
         reasons = sorted(
             (
-                Reason(attribute, _reason_text(attribute, completed), value)
+                Reason(
+                    attribute,
+                    _reason_text(attribute, completed)
+                    + (" (assumed)" if _assumed(attribute, filled) else ""),
+                    value,
+                )
                 for attribute, value in reason_contributions(self.spec.feature_names, contribs[:-1])
             ),
             key=lambda r: -abs(r.logit),

@@ -134,9 +134,17 @@ def test_one_reason_per_attribute_largest_first(model: SurvivalModel) -> None:
     texts = {r.attribute: r.text for r in prediction.reasons}
     assert texts["sex"] == "Being a woman"
     assert texts["pclass"] == "Travelling 1st class"
-    assert texts["family"] == "Travelling with 1 family member"
-    assert texts["fare"].startswith("A £") and "a head" in texts["fare"]  # the fare was imputed for two
-    assert texts["title"] == "Travelling as “Mrs”"
+    assert texts["family"] == "Travelling with 1 family member"  # given (parents/children assumed 0)
+    # Left out, so imputed: the fare for two, the title from the rest; said so in the reason itself.
+    assert texts["fare"].startswith("A £") and texts["fare"].endswith("a head (assumed)")
+    assert texts["title"] == "Travelling as “Mrs” (assumed)"
+    assert texts["age"] == "Age 29" and not texts["pclass"].endswith("(assumed)")
+    given = model.explain(
+        Passenger.create(pclass=1, sex="female", age=29, sibsp=1, parch=0, fare=80, embarked="C", title="Mrs")
+    )
+    assert not any(r.text.endswith("(assumed)") for r in given.reasons)
+    alone = {r.attribute: r.text for r in model.explain(Passenger.create(pclass=3, sex="male")).reasons}
+    assert alone["family"] == "Travelling without family (assumed)"
 
 
 def test_one_hot_columns_are_summed_into_their_attribute(model: SurvivalModel) -> None:
