@@ -221,7 +221,8 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def _mean_log_loss(y: np.ndarray, logits: np.ndarray) -> float:
-    """Mean over repeats (axis 0) of the log loss of probabilities given as log-odds."""
+    """Log loss of probabilities given as log-odds, averaged over every row of every repeat (each
+    repeat predicts every row once, so this is also the mean of the repeats' log losses)."""
     # log(1 + e^-z) for survivors, log(1 + e^z) for the rest, computed without overflow.
     return float(np.mean(np.logaddexp(0.0, np.where(y == 1, -logits, logits))))
 
