@@ -5,14 +5,13 @@ on the same frozen holdout, decides, and then registers the challenger with its 
 decision, making it the default in that same atomic step when it won. Anything that fails before
 that commit registers nothing and leaves the default untouched.
 
-The bot starts runs in a separate worker process (`python -m ml.retrain worker RUN_ID`) so training
+The bot starts runs in a separate worker process (`python -m ml.worker RUN_ID`) so training
 never competes with Slack's listener threads for the GIL; the CLI runs them in process.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import subprocess
@@ -41,7 +40,6 @@ PRIMARY_METRIC = "log_loss"
 # challenger counts as "not worse".
 TOLERANCE = 0.01
 HEARTBEAT_SECONDS = 5.0
-WORKER_NICENESS = 10
 
 
 class RetrainError(RuntimeError):
@@ -340,7 +338,7 @@ class RetrainService:
         env["LIFEBOAT_HOME"] = str(self.settings.home)
         env["LIFEBOAT_BACKEND"] = self.settings.backend
         subprocess.Popen(
-            [sys.executable, "-m", "ml.retrain", "worker", run_id],
+            [sys.executable, "-m", "ml.worker", run_id],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -378,17 +376,13 @@ def describe_busy(run: Run) -> str:
     )
 
 
-def _worker_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ml.retrain")
-    sub = parser.add_subparsers(dest="command", required=True)
-    worker = sub.add_parser("worker")
-    worker.add_argument("run_id")
-    worker.add_argument("--data")
+def worker_main(argv: list[str]) -> int:
+    """The worker process's work (see ml.worker, which starts it at a lower priority)."""
+    parser = argparse.ArgumentParser(prog="python -m ml.worker")
+    parser.add_argument("run_id")
+    parser.add_argument("--data")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-worker %(levelname)s %(message)s")
-    # Training is background work: let the serving processes have the CPU whenever they want it.
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
     service = RetrainService.from_settings(MLSettings.from_env())
     # One training thread: the other core stays free for the bot's /survive traffic.
     config = TrainConfig.from_settings(service.settings, nthread=1)
@@ -396,7 +390,3 @@ def _worker_main(argv: list[str]) -> int:
         args.run_id, service.registry, service.store, data=args.data, config=config, work=service.work
     )
     return 0 if run.status == SUCCEEDED else 1
-
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))
