@@ -27,6 +27,7 @@ from ml.features import (
     reason_columns,
 )
 from ml.passenger import Passenger, title_from_name
+from tests.conftest import passengers_of
 
 
 @pytest.fixture(scope="module")
@@ -37,25 +38,6 @@ def frame() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def spec(frame: pd.DataFrame) -> FeatureSpec:
     return FeatureSpec.fit(columns_from_frame(frame))
-
-
-def passengers_of(frame: pd.DataFrame) -> list[Passenger]:
-    """Each row as the person would describe themselves (the title from the passenger-list name)."""
-    people = []
-    for row in frame.itertuples():
-        people.append(
-            Passenger.create(
-                pclass=row.pclass,
-                sex=row.sex,
-                age=row.age,
-                sibsp=row.sibsp,
-                parch=row.parch,
-                fare=row.fare,
-                embarked=None if pd.isna(row.embarked) else row.embarked,
-                title=title_from_name(row.name),
-            )
-        )
-    return people
 
 
 def one(**fields: object) -> Columns:

@@ -21,11 +21,12 @@ from ml.features import (
     reason_columns,
 )
 from ml.model import InvalidRowsError, Prediction, Reason, SurvivalModel, logit
-from ml.passenger import Passenger, PassengerError, title_from_name
+from ml.passenger import Passenger, PassengerError
 from ml.registry.local import LocalRegistry
 from ml.scoring import Scorer
 from ml.training import fit_model
 from ml.treeshap import TreeExplainer
+from tests.conftest import passengers_of
 
 SAMPLE = 200
 
@@ -39,22 +40,6 @@ def frame() -> pd.DataFrame:
 def model(trained_home_template: Path) -> SurvivalModel:
     """The fixture version V1, read straight from its files."""
     return SurvivalModel.load(trained_home_template / "models" / "TITANIC" / "V1")
-
-
-def as_passengers(frame: pd.DataFrame) -> list[Passenger]:
-    return [
-        Passenger.create(
-            pclass=row.pclass,
-            sex=row.sex,
-            age=row.age,
-            sibsp=row.sibsp,
-            parch=row.parch,
-            fare=row.fare,
-            embarked=None if pd.isna(row.embarked) else row.embarked,
-            title=title_from_name(row.name),
-        )
-        for row in frame.itertuples()
-    ]
 
 
 # People with gaps in what they said, so imputation runs on both paths.
@@ -80,7 +65,7 @@ def test_single_and_batch_are_bit_identical(
 ) -> None:
     sample = frame.iloc[:SAMPLE]
     batch = model.predict_frame(sample)
-    people = as_passengers(sample)
+    people = passengers_of(sample)
     explained = np.array([model.explain(p).probability for p in people])
     scorer = Scorer(registry, refresh_seconds=3600)
     served = np.array([scorer.predict(p).probability for p in people])
@@ -118,7 +103,7 @@ def test_reasons_and_baseline_add_up_to_the_margin(model: SurvivalModel, index: 
 
 
 def test_reasons_add_up_for_many_people(model: SurvivalModel, frame: pd.DataFrame) -> None:
-    for person in as_passengers(frame.iloc[:SAMPLE:4]):
+    for person in passengers_of(frame.iloc[:SAMPLE:4]):
         prediction = model.explain(person)
         margin = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
         assert margin == pytest.approx(logit(prediction.probability), abs=1e-5)
