@@ -108,9 +108,11 @@ class PooledRespond(Respond):
 def pooled_respond_middleware(poster: ReplyPoster) -> Callable[..., None]:
     """Bolt middleware giving listeners a `PooledRespond` wherever the request has a response_url."""
 
+    proxy_from_env = load_http_proxy_from_env()  # read once, as the process's environment is
+
     def use_pooled_respond(context: Any, next: Callable[[], None]) -> None:
         proxy = context.client.proxy if context.client is not None else None
-        if context.response_url and not (proxy or load_http_proxy_from_env()):
+        if context.response_url and not (proxy or proxy_from_env):
             context["respond"] = PooledRespond(response_url=context.response_url, poster=poster)
         next()
 
