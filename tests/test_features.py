@@ -13,6 +13,7 @@ from ml.data import load_csv
 from ml.features import (
     ATTRIBUTES,
     COLUMNS,
+    FAMILY_SUPPORT,
     FEATURE_NAMES,
     FIRST_FEATURE_NAMES,
     REASONS,
@@ -21,6 +22,7 @@ from ml.features import (
     assumptions,
     columns_from_frame,
     columns_from_passengers,
+    family_caps,
     infer_title,
     invalid_rows,
     map_distinct,
@@ -198,6 +200,32 @@ def test_impute_fare_by_class_party_and_port(spec: FeatureSpec) -> None:
     completed, filled = spec.impute(one(pclass=1, sex="male", fare=0, embarked="Q"))
     assert completed["fare"][0] == 0 and not filled["fare"][0]
     assert completed["embarked"][0] == "Q" and not filled["embarked"][0]
+
+
+def test_family_caps_are_where_each_class_has_support(frame: pd.DataFrame, spec: FeatureSpec) -> None:
+    party = frame["sibsp"] + frame["parch"] + 1
+    assert spec.family_cap_by_class == {1: 4.0, 2: 4.0, 3: 8.0}
+    for pclass, cap in spec.family_cap_by_class.items():
+        in_class = party[frame["pclass"] == pclass]
+        assert (in_class >= cap).sum() >= FAMILY_SUPPORT > (in_class > cap).sum()
+    # the rule itself, on made-up sizes: the 3rd largest of (9, 7, 7, 2) with support 3 is 7
+    assert family_caps(np.array([1, 1, 1, 1, 2]), np.array([9, 7, 7, 2, 5]), support=3) == {
+        1: 7.0,
+        2: 1.0,
+        3: 1.0,
+    }
+
+
+def test_a_family_larger_than_its_class_supports_is_seen_at_the_cap(spec: FeatureSpec) -> None:
+    """Parents and two sisters: a party of five. 2nd class has too few such families to learn from,
+    so the model sees four; the fare per person still divides by the real five."""
+    index = FEATURE_NAMES.index("family_size")
+    for pclass, seen in ((2, 4), (3, 5)):
+        matrix = spec.transform(one(pclass=pclass, sex="male", age=8, sibsp=2, parch=2, fare=50))
+        assert matrix[0, index] == seen
+        assert matrix[0, FEATURE_NAMES.index("fare_per_person")] == pytest.approx(10)
+    uncapped = FeatureSpec.from_json({k: v for k, v in spec.to_json().items() if k != "family_cap_by_class"})
+    assert uncapped.transform(one(pclass=2, sex="male", sibsp=2, parch=2))[0, index] == 5
 
 
 def test_a_spec_saved_before_fare_per_person_imputes_as_it_did(spec: FeatureSpec) -> None:

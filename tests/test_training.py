@@ -66,6 +66,20 @@ def test_default_recipe_meets_the_quality_targets(default_result: TrainingResult
     assert not failures, "; ".join(failures)
 
 
+def test_the_default_model_does_not_carry_one_classs_families_over_to_another(
+    default_result: TrainingResult,
+) -> None:
+    """Every 2nd-class child in the data survived, and 3rd class's large families nearly all died.
+    A boy of 8 with his parents and two sisters must not inherit the second from the first."""
+    from ml.passenger import Passenger
+
+    def chance(pclass: int) -> float:
+        boy = Passenger.create(pclass=pclass, sex="male", age=8, sibsp=2, parch=2, title="Master")
+        return float(default_result.model.predict_passengers([boy])[0])
+
+    assert chance(2) > 0.6 and chance(3) < 0.2
+
+
 def test_fast_recipe_is_in_a_sane_range(fast: TrainingResult) -> None:
     """Not the targets: a floor that catches a broken pipeline (leaks would show as too good)."""
     cv = fast.cv_metrics
