@@ -54,11 +54,16 @@ def normalize(frame: pd.DataFrame, *, require_target: bool) -> pd.DataFrame:
     Missing values stay missing (NaN/None): imputation belongs to the feature definition so that
     training and scoring impute the same way.
     """
-    renamed = frame.rename(columns={c: canonical_name(c) for c in frame.columns})
+    # A shallow copy with new labels: DataFrame.rename copies (and consolidates) every column,
+    # 0.45 s for a million rows, and nothing below writes into a column in place.
+    renamed = frame.copy(deep=False)
+    renamed.columns = [canonical_name(c) for c in frame.columns]
     if renamed.columns.duplicated().any():
         dupes = sorted(set(renamed.columns[renamed.columns.duplicated()]))
         raise DataError(f"columns appear twice after normalising names: {', '.join(dupes)}")
-    renamed = renamed.drop(columns=[c for c in LEAKY_COLUMNS if c in renamed.columns])
+    leaky = [c for c in LEAKY_COLUMNS if c in renamed.columns]
+    if leaky:
+        renamed = renamed.drop(columns=leaky)
     if "pclass" not in renamed.columns and "pclass_name" in renamed.columns:
         renamed["pclass"] = (
             renamed["pclass_name"].astype(str).str.lower().map({"first": 1, "second": 2, "third": 3})
@@ -74,7 +79,7 @@ def normalize(frame: pd.DataFrame, *, require_target: bool) -> pd.DataFrame:
         raise DataError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {found})"
         )
-    out = renamed.copy()
+    out = renamed.copy(deep=False)  # columns below are replaced, never written into
     for column in FEATURE_SOURCE_COLUMNS:
         if column not in out.columns:
             out[column] = None
