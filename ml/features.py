@@ -42,14 +42,10 @@ REASONS: tuple[str, ...] = ("pclass", "sex", "age", "family", "fare", "embarked"
 Encoder = Callable[[Columns], np.ndarray]
 
 
-def _family_size(completed: Columns) -> np.ndarray:
-    return completed["sibsp"] + completed["parch"] + 1.0
-
-
 def _fare_per_person(completed: Columns) -> np.ndarray:
     # A Titanic fare was the price of a ticket, and one ticket covered a whole family: what each
     # member paid says more about their wealth than the ticket's total (lower out-of-fold log loss).
-    return completed["fare"] / _family_size(completed)
+    return completed["fare"] / completed["party_size"]
 
 
 def _attribute(name: str) -> Encoder:
@@ -183,6 +179,8 @@ class FeatureSpec:
             missing = ~np.isfinite(columns[name])
             out[name] = np.where(missing, 0.0, columns[name])
             filled[name] = missing
+        # The passenger and the family on their ticket: what a fare paid for.
+        out["party_size"] = out["sibsp"] + out["parch"] + 1.0
         fare_missing = ~np.isfinite(columns["fare"])
         if fare_missing.any():
             out["fare"] = columns["fare"].copy()
@@ -190,17 +188,17 @@ class FeatureSpec:
             if self.fare_per_person_by_class is None:
                 out["fare"][fare_missing] = _lookup(pclass, self.fare_by_class)
             else:
-                party = out["sibsp"][fare_missing] + out["parch"][fare_missing] + 1.0
-                out["fare"][fare_missing] = _lookup(pclass, self.fare_per_person_by_class) * party
+                each = _lookup(pclass, self.fare_per_person_by_class)
+                out["fare"][fare_missing] = each * out["party_size"][fare_missing]
         filled["fare"] = fare_missing
         port_missing = columns["embarked"] == None  # noqa: E711
         out["embarked"] = np.where(port_missing, self.port_mode, columns["embarked"])
         filled["embarked"] = port_missing
-        out["family_size"] = _family_size(out)
+        out["family_size"] = out["party_size"]
         if self.family_cap_by_class is not None:
             cap = _lookup(out["pclass"], self.family_cap_by_class)
             out["family_size"] = np.where(
-                np.isfinite(cap), np.minimum(out["family_size"], cap), out["family_size"]
+                np.isfinite(cap), np.minimum(out["party_size"], cap), out["party_size"]
             )
         return out, filled
 
@@ -401,7 +399,7 @@ def assumptions(passenger: Passenger, completed: Columns, filled: Mapping[str, n
         said.append("no parents or children aboard")
     if filled["fare"][0]:
         klass = CLASS_NAMES.get(int(completed["pclass"][0]), "this class")
-        party = int(completed["sibsp"][0] + completed["parch"][0]) + 1
+        party = int(completed["party_size"][0])
         for_whom = f" for {party} people" if party > 1 else ""
         said.append(f"fare £{completed['fare'][0]:.0f}{for_whom} (typical for {klass})")
     if filled["embarked"][0]:
