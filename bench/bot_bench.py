@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report, row
-from bot.localslack import Call, FakeSlackWebAPI, SlackClientSimulator
+from bot.local import Call, FakeSlackWebAPI, SlackClientSimulator
 
 REQUESTS = 1_000
 CONCURRENCY = 20
@@ -96,9 +96,9 @@ def free_port() -> int:
 
 def prepare_home(home: Path) -> str:
     """A LIFEBOAT_HOME with one trained default version (quick recipe: serving cost is the same)."""
-    from ml.jobs import train_and_register
-    from ml.registry.local import LocalRegistry
-    from ml.training import TrainConfig
+    from ml.core.training import TrainConfig
+    from ml.io.local_registry import LocalRegistry
+    from ml.jobs.train import train_and_register
 
     registry = LocalRegistry(home)
     try:

@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from bench import report, row
-from ml.batch import score_csv
-from ml.data import shipped_data_path
-from ml.jobs import train_and_register
-from ml.passenger import Passenger
-from ml.registry.local import LocalRegistry
-from ml.scoring import Scorer
-from ml.training import TrainConfig
+from ml.core.passenger import Passenger
+from ml.core.training import TrainConfig
+from ml.io.batch import score_csv
+from ml.io.data import shipped_data_path
+from ml.io.local_registry import LocalRegistry
+from ml.io.serving import Scorer
+from ml.jobs.train import train_and_register
 
 SINGLE_CALLS = 5_000
 BATCH_ROWS = 1_000_000
@@ -117,7 +117,7 @@ def make_batch_csv(path: Path, rows: int = BATCH_ROWS, seed: int = 7) -> None:
 
 
 def bench_batch(registry: LocalRegistry, workdir: Path, rows: int = BATCH_ROWS) -> list[dict[str, Any]]:
-    """CSV -> CSV with ml.batch.score_csv, against pandas reading and writing the same file."""
+    """CSV -> CSV with ml.io.batch.score_csv, against pandas reading and writing the same file."""
     source = workdir / "passengers.csv"
     make_batch_csv(source, rows)
     scorer = Scorer(registry, refresh_seconds=3600.0)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from bench import report, row
-from ml.data import load_csv
-from ml.training import TrainConfig, train
+from ml.core.training import TrainConfig, train
+from ml.io.data import load_csv
 
 DEFAULT_SEED = TrainConfig().seed
 OTHER_SEEDS = (1, 2, 3, 4)

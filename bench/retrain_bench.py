@@ -30,7 +30,7 @@ from bench.bot_bench import (
     prepare_home,
     wait_healthy,
 )
-from bot.localslack import FakeSlackWebAPI, SlackClientSimulator
+from bot.local import FakeSlackWebAPI, SlackClientSimulator
 
 RETRAIN_TARGET_S = 10.0
 ACK_TARGET_MS = 50.0
@@ -45,10 +45,10 @@ ADMIN = "U_ADMIN"
 
 def local_retrain(home: Path) -> float:
     from ml.config import MLSettings
-    from ml.registry.local import LocalRegistry
-    from ml.retrain import RetrainService
-    from ml.runs import SQLiteRunStore
-    from ml.training import TrainConfig
+    from ml.core.training import TrainConfig
+    from ml.io.local_registry import LocalRegistry
+    from ml.io.runs import SQLiteRunStore
+    from ml.jobs.retrain import RetrainService
 
     registry = LocalRegistry(home)
     try:

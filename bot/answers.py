@@ -11,10 +11,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot.services import Services
-from ml.parser import ParseResult, parse
-from ml.passenger import Passenger, PassengerError
-from ml.registry.base import RegistryError
-from ml.scoring import ModelUnavailableError
+from ml.core.parser import ParseResult, parse
+from ml.core.passenger import Passenger, PassengerError
+from ml.io.registry import RegistryError
+from ml.io.serving import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ml.model import Prediction, Reason
-from ml.passenger import CLASS_NAMES, PORTS, SEXES, TITLES, Passenger
-from ml.registry.base import ModelVersion
+from ml.core.model import Prediction, Reason
+from ml.core.passenger import CLASS_NAMES, PORTS, SEXES, TITLES, Passenger
+from ml.io.registry import ModelVersion
 
 Block = dict[str, Any]
 
@@ -42,10 +42,6 @@ def section(text: str) -> Block:
 
 def context(*texts: str) -> Block:
     return {"type": "context", "elements": [_text(t) for t in texts]}
-
-
-def divider() -> Block:
-    return {"type": "divider"}
 
 
 def button(text: str, action_id: str, value: str = "", style: str | None = None) -> dict[str, Any]:

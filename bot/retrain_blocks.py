@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.blocks import Block, button, context, section
-from ml.registry.base import AuditEvent
-from ml.runs import Run, iso
+from ml.io.registry import AuditEvent
+from ml.io.runs import Run, iso
 
 PROMOTE_ACTION = "retrain_promote"
 ROLLBACK_ACTION = "retrain_rollback"

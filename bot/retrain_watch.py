@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import retrain_blocks
-from ml.retrain import STEPS
-from ml.runs import Run, RunStore
+from ml.io.runs import Run, RunStore
+from ml.jobs.retrain import STEPS
 
 log = logging.getLogger(__name__)
 

@@ -2,74 +2,63 @@
 
 from __future__ import annotations
 
-import logging
-import sys
+from collections.abc import Callable
 
+from slack_bolt import App
+
+from bot.app import build_app
+from bot.services import Services
 from bot.settings import BotSettings
 from ml.config import MLSettings
 
-log = logging.getLogger("lifeboat.server")
+Say = Callable[[str], None]
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bool, workers: int = 1) -> int:
+def run(
+    ml_settings: MLSettings, *, http: bool, port: int | None, playground: bool, say: Say, workers: int = 1
+) -> int:
     bot_settings = BotSettings.from_env()
     port = port or bot_settings.port
     if playground or not bot_settings.any_slack_credentials:
-        from bot.playground.server import run_playground
+        from bot.local.playground.server import run_playground  # the local stand-in: not for Slack
 
         if not playground:
-            _say("No Slack credentials in the environment or .env: starting the local playground instead.")
-        return run_playground(ml_settings, port=port)
+            say("No Slack credentials in the environment or .env: starting the local playground instead.")
+        return run_playground(ml_settings, port=port, say=say)
     missing = bot_settings.missing_credentials(http=http)
     if missing:  # some Slack settings but not all: say what is missing rather than guess a mode
         raise ValueError(f"to connect to Slack, also set {' and '.join(missing)} (see .env.example)")
-
-    from bot.app import build_app
-    from bot.services import Services
-    from ml.jobs import ensure_model
-    from ml.registry.local import default_actor
-
     services = Services.create(ml_settings, bot_settings)
-    try:
-        ensure_model(services.registry, actor=default_actor(), say=_say)
-        _say(
-            f"Serving {services.model_name} {services.scorer.version} from the {services.registry.backend} registry"
-        )
-    except Exception as exc:  # the bot stays up and tells users the model is unavailable
-        _say(f"Warning: no model can be served yet ({exc}); /survive will say so until one is registered.")
+    services.ensure_model(say)
     app = build_app(services)
     if bot_settings.socket_mode and not http:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        return run_socket_mode(app, bot_settings.app_token, say)
+    return run_http(app, services, port=port, workers=workers, say=say)
 
-        _say("Connecting to Slack in Socket Mode…")
-        SocketModeHandler(app, bot_settings.app_token).start()
-        return 0
+
+def run_socket_mode(app: App, app_token: str, say: Say) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    say("Connecting to Slack in Socket Mode…")
+    SocketModeHandler(app, app_token).start()
+    return 0
+
+
+def run_http(app: App, services: Services, *, port: int, workers: int, say: Say) -> int:
     import uvicorn
 
     from bot.http import build_asgi
 
-    _say(f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz), {workers} worker(s)")
-    if workers > 1:  # each worker process builds its own app; they share the registry
-        uvicorn.run(
-            "bot.http:create_asgi",
-            factory=True,
-            workers=workers,
-            host="0.0.0.0",
-            port=port,
-            log_level="warning",
-            access_log=False,
-        )
-    else:
-        uvicorn.run(
-            build_asgi(app, services),
-            workers=1,
-            host="0.0.0.0",
-            port=port,
-            log_level="warning",
-            access_log=False,
-        )
+    say(f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz), {workers} worker(s)")
+    # Several workers: each process builds its own app from the environment; they share the registry.
+    target = "bot.http:create_asgi" if workers > 1 else build_asgi(app, services)
+    uvicorn.run(
+        target,
+        factory=workers > 1,
+        workers=workers,
+        host="0.0.0.0",
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
     return 0

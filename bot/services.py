@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.admins import AdminPolicy
+from bot.retrain_watch import RetrainWatcher
 from bot.settings import BotSettings
+from ml.backend import Backend, open_backend
 from ml.config import MLSettings
-from ml.registry.base import ModelRegistry
-from ml.scoring import Scorer
-
-if TYPE_CHECKING:
-    from bot.admins import AdminPolicy
-    from bot.retrain_watch import RetrainWatcher
-    from ml.retrain import RetrainService
+from ml.io.local_registry import default_actor
+from ml.io.registry import ModelRegistry
+from ml.io.serving import PassengerScorer
+from ml.jobs.retrain import RetrainService
+from ml.jobs.train import ensure_model
 
 CONTEXT_KEY = "lifeboat"
 
@@ -22,41 +24,37 @@ CONTEXT_KEY = "lifeboat"
 class Services:
     ml_settings: MLSettings
     bot_settings: BotSettings
-    registry: ModelRegistry
-    scorer: Any  # ml.scoring.Scorer or ml.snowflake.scoring.WarehouseScorer (same surface)
+    backend: Backend
+    scorer: PassengerScorer
     retrain: RetrainService
     admins: AdminPolicy
     watcher: RetrainWatcher
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:
-        from ml.registry import open_registry
-
-        registry = open_registry(ml_settings)
-        scorer: Any
-        if ml_settings.backend == "snowflake" and ml_settings.scoring == "warehouse":
-            from ml.snowflake.scoring import WarehouseScorer
-
-            scorer = WarehouseScorer(registry)
-        else:
-            scorer = Scorer(registry)
-        from bot.admins import AdminPolicy
-        from bot.retrain_watch import RetrainWatcher
-        from ml.retrain import RetrainService
-
-        retrain = RetrainService.from_settings(ml_settings, registry=registry)
+        backend = open_backend(ml_settings)
+        retrain = backend.retraining()
         return cls(
             ml_settings,
             bot_settings,
-            registry,
-            scorer,
+            backend,
+            backend.scorer,
             retrain=retrain,
             admins=AdminPolicy(bot_settings.admins, bot_settings.admins_include_workspace_admins),
-            # Reading a run's record is a warehouse query on Snowflake: poll it less often there.
-            watcher=RetrainWatcher(
-                retrain.store, poll_seconds=2.0 if ml_settings.backend == "snowflake" else 0.25
-            ),
+            watcher=RetrainWatcher(retrain.store, poll_seconds=backend.run_poll_seconds),
         )
+
+    @property
+    def registry(self) -> ModelRegistry:
+        return self.backend.registry
+
+    def ensure_model(self, say: Callable[[str], None]) -> None:
+        """Make sure a model can be served (training the first one if there is none), and say which."""
+        try:
+            version = ensure_model(self.registry, actor=default_actor(), say=say)
+            say(f"Serving {self.model_name} {version} from the {self.registry.backend} registry.")
+        except Exception as exc:  # the bot stays up and tells users the model is unavailable
+            say(f"Warning: no model can be served yet ({exc}); /survive will say so until one is registered.")
 
     @property
     def model_name(self) -> str:

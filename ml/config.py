@@ -1,12 +1,12 @@
 """Settings from the environment (and a `.env` file beside the project), read once at start-up.
 
-Secrets never appear here as defaults, and `redacted()` is what may be logged.
+Secrets never appear here as defaults.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 _ENV_LOADED = False
@@ -53,7 +53,7 @@ class MLSettings:
     snowflake_schema: str = "PUBLIC"
     snowflake_table: str = "TITANIC_DATA"
     snowflake_warehouse: str = ""
-    # Training cost knobs (bigger = slower, steadier estimates); see ml.training.TrainConfig.
+    # Training cost knobs (bigger = slower, steadier estimates); see ml.core.training.TrainConfig.
     seed: int = 42
     search_candidates: int = 8
     search_repeats: int = 2
@@ -84,6 +84,3 @@ class MLSettings:
             search_repeats=env_int("LIFEBOAT_SEARCH_REPEATS", 2, minimum=1),
             cv_repeats=env_int("LIFEBOAT_CV_REPEATS", 3, minimum=1),
         )
-
-    def redacted(self) -> dict[str, str]:
-        return {f.name: str(getattr(self, f.name)) for f in fields(self)}

@@ -6,16 +6,11 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from ml.jobs import train_and_register
-from ml.passenger import Passenger, title_from_name
-from ml.registry.local import LocalRegistry
-from ml.training import TrainConfig
-
-# Enough search and CV to exercise every step, small enough to keep the suite fast.
-FAST_CONFIG = TrainConfig(candidates=2, search_repeats=1, cv_repeats=1)
+from ml.io.local_registry import LocalRegistry
+from ml.jobs.train import train_and_register
+from tests.support.models import FAST_CONFIG
 
 
 @pytest.fixture(autouse=True)
@@ -64,21 +59,3 @@ def registry(home: Path) -> Iterator[LocalRegistry]:
     reg = LocalRegistry(home)
     yield reg
     reg.close()
-
-
-def passengers_of(frame: pd.DataFrame) -> list[Passenger]:
-    """Each row of a passenger list as the person would describe themselves (the title from the
-    passenger-list name)."""
-    return [
-        Passenger.create(
-            pclass=row.pclass,
-            sex=row.sex,
-            age=row.age,
-            sibsp=row.sibsp,
-            parch=row.parch,
-            fare=row.fare,
-            embarked=None if pd.isna(row.embarked) else row.embarked,
-            title=title_from_name(row.name),
-        )
-        for row in frame.itertuples()
-    ]

@@ -8,25 +8,23 @@ quickstart's model keeps working.
 Title: the feature definition takes a title when one is given and otherwise derives it from the
 passenger-list name ('Braund, Mr. Owen Harris'), else infers it. TITANIC_DATA has NAME but no
 TITLE, so the model accepts both, row by row: TITLE when not NULL, else the title in NAME, else
-the inferred one. The derivation runs inside the model with `ml.features` code, never in SQL.
+the inferred one. The derivation runs inside the model with `ml.core.features` code, never in SQL.
 
 Only the standard library here: the SQL generator imports this without any Snowflake library.
 """
 
 from __future__ import annotations
 
-# The passenger attributes, in the order of ml.features.ATTRIBUTES, as upper-case column names.
+# The passenger attributes, in the order of ml.core.features.ATTRIBUTES, as upper-case column names.
 PASSENGER_COLUMNS: tuple[str, ...] = ("PCLASS", "SEX", "AGE", "SIBSP", "PARCH", "FARE", "EMBARKED", "TITLE")
 # The model's positional arguments: the attributes, then NAME (only used to find a missing title).
 INPUT_COLUMNS: tuple[str, ...] = (*PASSENGER_COLUMNS, "NAME")
 NUMERIC_COLUMNS: frozenset[str] = frozenset({"PCLASS", "AGE", "SIBSP", "PARCH", "FARE"})
-LABEL_COLUMNS: frozenset[str] = frozenset(INPUT_COLUMNS) - NUMERIC_COLUMNS
 # Without these a row cannot be scored; every other argument may be NULL (imputed by the model).
 REQUIRED_COLUMNS: tuple[str, ...] = ("PCLASS", "SEX")
 
 FUNCTION_NAME = "predict_proba"  # SQL: PREDICT_PROBA (case-insensitive)
 DIED, SURVIVED = "output_feature_0", "output_feature_1"
-OUTPUT_COLUMNS: tuple[str, ...] = (DIED, SURVIVED)
 SCORE_COLUMN = "SURVIVAL_PROBABILITY"
 
 

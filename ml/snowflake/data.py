@@ -1,6 +1,6 @@
 """The passenger table in Snowflake: written from a CSV, read back as the canonical frame.
 
-`load_data` writes what `ml.data.load_csv` reads (the shipped 891 passengers by default) into
+`load_data` writes what `ml.io.data.load_csv` reads (the shipped 891 passengers by default) into
 DB.SCHEMA.TITANIC_DATA with upper-case columns, as the quickstart's writeback step did, plus:
 
 - NAME and TITLE, NULL when the CSV has none, so every model input exists as a column and the
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ml.data import DataError, load_csv, normalize
+from ml.core.table import DataError, normalize
+from ml.io.data import load_csv
 from ml.snowflake import identifiers
 from ml.snowflake.objects import table_exists
 from ml.snowflake.session import open_session, require_table
@@ -129,7 +130,7 @@ def load_data(settings: MLSettings, csv_path: str | None, replace: bool) -> int:
 
 
 def read_passengers(session: Session, settings: MLSettings, table: str | None = None) -> pd.DataFrame:
-    """The passenger table as the canonical frame (ml.data.normalize), rows in CSV order."""
+    """The passenger table as the canonical frame (ml.core.table.normalize), rows in CSV order."""
     name = identifiers.data_table(settings, table)
     require_table(session, name)
     frame = session.table(name).to_pandas()

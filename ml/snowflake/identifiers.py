@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
-# Mirrors ml.registry.base.parse_version (V1, V2, ...), without importing xgboost to print SQL.
+# Mirrors ml.io.registry.parse_version (V1, V2, ...), without importing xgboost to print SQL.
 _VERSION = re.compile(r"^V([1-9][0-9]*)$")
 
 # Snowflake's reserved keywords: unquoted, they cannot name an object.

@@ -2,10 +2,10 @@
 
 Logged to the registry with the two files `SurvivalModel.save` writes (booster.ubj, features.json)
 as artifacts and the `ml` package as code, so `MODEL(...)!PREDICT_PROBA` in SQL, `mv.run` and the
-bot all score with `ml.features` + the same booster: one feature definition, no re-implementation.
+bot all score with `ml.core.features` + the same booster: one feature definition, no re-implementation.
 
 At inference this module needs numpy, pandas, xgboost and snowflake-ml-python's custom_model
-(present wherever a registry model runs), never ml.training or the registry code (a test loads
+(present wherever a registry model runs), never ml.core.training or the registry code (a test loads
 the packaged model in a fresh interpreter and checks).
 
 No `from __future__ import annotations` here on purpose: snowflake-ml checks the inference
@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from snowflake.ml.model import custom_model
 
-from ml.features import Columns, columns_from_frame, invalid_rows
-from ml.model import BOOSTER_FILE, SPEC_FILE, SurvivalModel
+from ml.core.features import Columns, columns_from_frame, invalid_rows
+from ml.core.model import BOOSTER_FILE, SPEC_FILE, SurvivalModel
+from ml.io.artifacts import load_model
 from ml.snowflake.contract import DIED, FUNCTION_NAME, INPUT_COLUMNS, NUMERIC_COLUMNS, SURVIVED
 
 BOOSTER_ARTIFACT, SPEC_ARTIFACT = "booster", "features"
@@ -32,10 +33,10 @@ RUNTIME_PACKAGES = ("numpy>=1.23", "pandas>=1.5")
 
 
 def columns_from_inputs(inputs: pd.DataFrame) -> Columns:
-    """Model inputs (INPUT_COLUMNS, any case) -> Columns, through ml.features.columns_from_frame.
+    """Model inputs (INPUT_COLUMNS, any case) -> Columns, through ml.core.features.columns_from_frame.
 
     The title is resolved per row: TITLE when given, else the one in NAME, else left unknown for
-    the feature spec to infer (calling columns_from_frame twice keeps that logic in ml.features).
+    the feature spec to infer (calling columns_from_frame twice keeps that logic in ml.core.features).
     """
     frame = inputs.rename(columns=lambda c: str(c).lower())
     columns = columns_from_frame(frame.drop(columns=["name"], errors="ignore"))
@@ -65,11 +66,11 @@ class TitanicSurvivalModel(custom_model.CustomModel):
         super().__init__(context)
         booster = Path(context.path(BOOSTER_ARTIFACT))
         spec = Path(context.path(SPEC_ARTIFACT))
-        # The registry copies artifacts side by side under their own names; SurvivalModel.load
+        # The registry copies artifacts side by side under their own names; load_model
         # reads exactly that layout.
         if booster.parent != spec.parent or (booster.name, spec.name) != (BOOSTER_FILE, SPEC_FILE):
             raise ValueError(f"model artifacts must be {BOOSTER_FILE} and {SPEC_FILE} in one directory")
-        self.model = SurvivalModel.load(booster.parent)
+        self.model = load_model(booster.parent)
 
     @custom_model.inference_api
     def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:

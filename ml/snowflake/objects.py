@@ -8,7 +8,7 @@ passenger table by `ml.snowflake.data` (its columns follow the CSV), the scored 
 
 Times are ISO-8601 UTC strings, as in the local registry, so both backends' records read alike,
 except in the retraining runs and locks tables: there they are epoch seconds (FLOAT) taken from the
-server's clock, because lease arithmetic happens in SQL and `ml.runs.Run` keeps epoch seconds.
+server's clock, because lease arithmetic happens in SQL and `ml.io.runs.Run` keeps epoch seconds.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def progress_schema() -> StructType:
 
 def runs_schema() -> StructType:
     """Retraining runs, one row each, for every model in the schema (MODEL_NAME); the columns of
-    `ml.runs.Run`. Times: epoch seconds on the server's clock."""
+    `ml.io.runs.Run`. Times: epoch seconds on the server's clock."""
     from snowflake.snowpark.types import (
         BooleanType,
         DoubleType,

@@ -1,6 +1,6 @@
 """Retraining runs on the Snowflake backend: the heavy steps run inside Snowflake.
 
-`retrain_procedure` is a stored procedure handler: it reads TITANIC_DATA, runs `ml.retrain.challenge`
+`retrain_procedure` is a stored procedure handler: it reads TITANIC_DATA, runs `ml.jobs.retrain.challenge`
 (train, score champion and challenger on the frozen holdout, decide, register) with a
 `SnowflakeRegistry` on the procedure's own session, reports each step as a row of
 LIFEBOAT_TRAINING_PROGRESS under the run's id, and returns the version and the decision as JSON.
@@ -10,7 +10,7 @@ The data and the model never leave Snowflake.
 blocking (`session.call(..., block=False)`), polls the progress rows and turns them into `step(i)`
 calls, so the run record (LIFEBOAT_RUNS) and the Slack message advance as the warehouse works, and
 rebuilds the `Challenged` outcome from the JSON. Everything around the steps (heartbeat, the run
-record, the audit trail) is `ml.retrain.execute_run`, the same for both backends.
+record, the audit trail) is `ml.jobs.retrain.execute_run`, the same for both backends.
 
 A fence: before registering, the procedure checks that its run still holds an unexpired lease in
 LIFEBOAT_LOCKS. If the worker died (its heartbeats stopped) or the run was finished as failed, the
@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from snowflake.snowpark import Session  # at run time: Snowpark reads the handler's type hints
 
-from ml.retrain import STEPS, Challenged, Decision, RetrainError, RunWork, Step, challenge
-from ml.runs import RUNNING, Run
+from ml.core.training import TrainConfig
+from ml.io.runs import RUNNING, Run
+from ml.jobs.retrain import STEPS, Challenged, Decision, RetrainError, RunWork, Step, challenge
 from ml.snowflake import identifiers, objects
 from ml.snowflake.data import read_passengers
 from ml.snowflake.train import (
@@ -41,14 +42,14 @@ from ml.snowflake.train import (
     register_temporary_procedure,
     start_procedure,
 )
-from ml.training import TrainConfig
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from ml.config import MLSettings
-    from ml.registry.base import ModelRegistry
-    from ml.registry.snowflake import SnowflakeRegistry
+    from ml.io.registry import ModelRegistry
+    from ml.snowflake.registry import SnowflakeRegistry
+    from ml.snowflake.runs import SnowflakeRunStore
 
 PROCEDURE = "LIFEBOAT_RETRAIN"
 DOING = "retraining in the warehouse"
@@ -57,16 +58,21 @@ DOING = "retraining in the warehouse"
 # -- inside Snowflake ----------------------------------------------------------------------------------
 def procedure_registry(session: Session, settings: MLSettings) -> ModelRegistry:
     """The registry the procedure judges and registers with (tests put a stand-in store behind it)."""
-    from ml.registry.snowflake import SnowflakeRegistry
+    from ml.snowflake.registry import SnowflakeRegistry
 
     return SnowflakeRegistry(session, settings)
 
 
+def procedure_run_store(session: Session, settings: MLSettings) -> SnowflakeRunStore:
+    """The run store the procedure checks its lease in (tests put SQLite behind it)."""
+    from ml.snowflake.runs import SessionSql, SnowflakeRunStore
+
+    return SnowflakeRunStore(SessionSql(session), settings)
+
+
 def still_holds_lock(session: Session, settings: MLSettings, run_id: str) -> bool:
     """Whether the run still holds its lease, by the run store's own SQL and the server's clock."""
-    from ml.snowflake.runs import SnowflakeRunStore, session_sql
-
-    return SnowflakeRunStore(session_sql(session), settings).holds(run_id)
+    return procedure_run_store(session, settings).holds(run_id)
 
 
 def retrain_procedure(
@@ -237,7 +243,7 @@ def warehouse_work(
 
     def work(run: Run, step: Step, config: TrainConfig | None, tolerance: float) -> Challenged:
         step(0)  # staging the code and creating the procedure are part of loading
-        from ml.registry.snowflake import SnowflakeRegistry
+        from ml.snowflake.registry import SnowflakeRegistry
 
         used = registry if registry is not None else SnowflakeRegistry.from_settings(settings)
         try:

@@ -1,6 +1,6 @@
 """Scoring in the warehouse: per passenger through `ModelVersion.run`, per table through SQL.
 
-`WarehouseScorer` has the surface of `ml.scoring.Scorer` (predict, score_frame, version,
+`WarehouseScorer` has the surface of `ml.io.serving.Scorer` (predict, score_frame, version,
 model_card), so the bot and the CLI take either. The probability comes from the warehouse; the
 reasons (SHAP) and assumptions come from the same version fetched locally, which is the same
 booster and feature code, so both agree (a live test compares them).
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ml.features import Columns, columns_from_frame, columns_from_passengers, invalid_rows
-from ml.model import InvalidRowsError, Prediction
-from ml.passenger import Passenger
-from ml.registry.base import ModelRegistry, ModelVersion, RegistryError
-from ml.scoring import ModelUnavailableError, Scorer, Serving
+from ml.core.features import Columns, columns_from_frame, columns_from_passengers, invalid_rows
+from ml.core.model import InvalidRowsError, Prediction
+from ml.core.passenger import Passenger
+from ml.io.registry import ModelRegistry, ModelVersion, RegistryError
+from ml.io.serving import ModelUnavailableError, Scorer, Serving
 from ml.snowflake import identifiers
 from ml.snowflake.contract import SURVIVED
 from ml.snowflake.errors import SnowflakeUnavailable
@@ -82,7 +82,7 @@ class WarehouseScorer:
 
     def score_frame(self, frame: Any) -> np.ndarray:
         """Like Scorer.score_frame: refuses invalid rows, else one mv.run for the whole frame. The
-        titles sent are the ones ml.features resolved, so both scorers read the frame alike."""
+        titles sent are the ones ml.core.features resolved, so both scorers read the frame alike."""
         columns = columns_from_frame(frame)
         problems = invalid_rows(columns)
         if problems:

@@ -1,8 +1,8 @@
-"""Training inside Snowflake: a stored procedure running the same `ml.training.train`.
+"""Training inside Snowflake: a stored procedure running the same `ml.core.training.train`.
 
 The procedure reads TITANIC_DATA (`ml.snowflake.data.read_passengers`, rows in CSV order), runs
-the recipe of `ml.training` with the settings' knobs, logs the model with the Snowflake registry
-(`ml.registry.snowflake.SnowflakeRegistry`, the same code the bot uses) and returns a JSON summary.
+the recipe of `ml.core.training` with the settings' knobs, logs the model with the Snowflake registry
+(`ml.snowflake.registry.SnowflakeRegistry`, the same code the bot uses) and returns a JSON summary.
 The data never leaves Snowflake, and the booster is written by the warehouse's own xgboost, which
 is therefore always a version the model's runtime can install.
 
@@ -34,19 +34,19 @@ import xgboost
 from snowflake.snowpark import Session  # at run time: Snowpark reads the handler's type hints
 
 from ml.config import MLSettings
-from ml.jobs import registration_info
+from ml.core.training import TrainConfig, TrainingResult, train
+from ml.jobs.train import registration_info
 from ml.snowflake import identifiers, objects
 from ml.snowflake.data import read_passengers
 from ml.snowflake.errors import SnowflakeUnavailable
-from ml.training import TrainConfig, TrainingResult, train
 
 if TYPE_CHECKING:
-    from ml.registry.base import ModelVersion
+    from ml.io.registry import ModelVersion
 
 log = logging.getLogger(__name__)
 
 PROCEDURE = "LIFEBOAT_TRAIN"
-# From Snowflake's Anaconda channel, unpinned: the channel's current versions (ml.training needs
+# From Snowflake's Anaconda channel, unpinned: the channel's current versions (ml.core.training needs
 # scikit-learn for its CV splitters; the registry needs snowflake-ml-python).
 PACKAGES = ("snowflake-snowpark-python", "snowflake-ml-python", "xgboost", "pandas", "numpy", "scikit-learn")
 POLL_SECONDS = 3.0
@@ -63,7 +63,7 @@ class ProgressWriter:
         self.seq = 0
 
     def __call__(self, step: str, detail: str = "") -> None:
-        from ml.registry.local import now_iso
+        from ml.io.local_registry import now_iso
 
         self.seq += 1
         try:
@@ -78,7 +78,7 @@ class ProgressWriter:
 
 
 def _registration_info(result: TrainingResult, table: str) -> dict[str, Any]:
-    # The same record ml.jobs.train_and_register writes, plus where the training ran.
+    # The same record ml.jobs.train.train_and_register writes, plus where the training ran.
     return {
         **registration_info(result),
         "trained_in": "snowflake stored procedure",
@@ -129,7 +129,7 @@ def train_procedure(
         "version": None,
     }
     if register:
-        from ml.registry.snowflake import SnowflakeRegistry
+        from ml.snowflake.registry import SnowflakeRegistry
 
         report("register", f"{model_name} in {database}.{schema}")
         registry = SnowflakeRegistry(session, settings)
@@ -333,7 +333,7 @@ def train_in_warehouse(
     settings: MLSettings, actor: str, comment: str, progress: Progress | None = None
 ) -> ModelVersion:
     """`lifeboat train` on the Snowflake backend: train and register inside Snowflake."""
-    from ml.registry.snowflake import SnowflakeRegistry
+    from ml.snowflake.registry import SnowflakeRegistry
     from ml.snowflake.session import open_session
 
     session = open_session(settings)

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot import retrain_blocks
 from bot.listeners.guard import guarded
 from bot.services import Services
-from ml.registry.base import RegistryError
+from ml.io.registry import RegistryError
 
 
 def _set_default(

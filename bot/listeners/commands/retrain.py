@@ -13,9 +13,9 @@ from bot import retrain_blocks
 from bot.blocks import section
 from bot.listeners.guard import guarded
 from bot.services import Services
-from ml.registry.base import RegistryError
-from ml.retrain import STEPS, RetrainError, describe_busy, rollback
-from ml.runs import Busy
+from ml.io.registry import RegistryError
+from ml.io.runs import Busy
+from ml.jobs.retrain import STEPS, RetrainError, describe_busy, rollback
 
 
 @guarded

@@ -12,7 +12,7 @@ from bot import blocks
 from bot.answers import NOT_POSTABLE, deliver, prediction_reply
 from bot.listeners.guard import guarded
 from bot.services import Services
-from ml.passenger import Passenger, PassengerError
+from ml.core.passenger import Passenger, PassengerError
 
 __all__ = ["NOT_POSTABLE", "deliver", "survive_modal_submitted"]
 

@@ -1,0 +1,52 @@
+"""`lifeboat`: the one command line for training, the registry, scoring and running the bot.
+
+Each command group is a module with `register(subparsers)`, as the bot's listeners are registered
+by kind. Errors print one clear line and exit non-zero; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.cli import models, scoring, serve, snowflake
+from bot.cli.common import EXIT_ERROR
+from ml.config import MLSettings
+
+GROUPS = (models, scoring, snowflake, serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lifeboat", description="Would you have survived the Titanic?")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for group in GROUPS:
+        group.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = MLSettings.from_env()
+        return int(args.handler(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if args.debug:
+            raise
+        message = str(exc) or exc.__class__.__name__
+        print(f"lifeboat: error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

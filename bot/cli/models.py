@@ -1,0 +1,124 @@
+"""The registry and retraining: train, models, promote, retrain, history, rollback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from bot.cli.common import EXIT_ERROR, CliError, Subparsers, add_command, backend, format_metrics, say
+from ml.config import MLSettings
+from ml.io.local_registry import default_actor
+from ml.jobs.retrain import rollback
+
+
+def cmd_train(args: argparse.Namespace, settings: MLSettings) -> int:
+    with backend(settings) as opened:
+        version = opened.train(
+            actor=default_actor(),
+            data=args.data,
+            comment=args.comment or "",
+            progress=lambda step: say(f"… {step}"),
+        )
+        default = opened.registry.get_default()
+    if args.json:
+        print(json.dumps({**version.to_dict(), "seconds": version.info.get("train_seconds")}, indent=2))
+        return 0
+    info = version.info
+    state = " (default)" if version.is_default else f" (default stays {default})"
+    print(f"Registered {version.model_name} {version.version}{state} in {info.get('train_seconds', 0):.1f}s")
+    print(f"  params:   {version.params}")
+    print(
+        f"  CV ({info.get('cv', 'cross-validation')} on {info.get('n_rows')}):  {format_metrics(version.metrics, 'cv_')}"
+    )
+    print(f"  holdout ({info.get('n_holdout')} rows):     {format_metrics(version.metrics, 'holdout_')}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: MLSettings) -> int:
+    with backend(settings) as opened:
+        registry = opened.registry
+        versions = registry.list_versions()
+        default = registry.get_default()
+        if args.json:
+            print(json.dumps({"default": default, "versions": [v.to_dict() for v in versions]}, indent=2))
+            return 0
+        if not versions:
+            print(f"{registry.model_name} has no versions yet. Run `lifeboat train`.")
+            return 0
+        print(f"{registry.model_name} ({registry.backend} registry), default {default}")
+    for v in versions:
+        mark = "*" if v.is_default else " "
+        print(
+            f"{mark} {v.version:<4} {v.created_at}  by {v.created_by:<10} {format_metrics(v.metrics, 'holdout_')}"
+        )
+        if v.comment:
+            print(f"       {v.comment}")
+    return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: MLSettings) -> int:
+    with backend(settings) as opened:
+        registry = opened.registry
+        previous = registry.set_default(args.version, actor=default_actor(), action="promote")
+        print(f"{registry.model_name} default: {previous} → {registry.get_default()}")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace, settings: MLSettings) -> int:
+    if settings.backend == "snowflake" and args.data:
+        raise CliError(
+            "on Snowflake, retraining reads TITANIC_DATA: run `lifeboat load-data --data CSV` first"
+        )
+    with backend(settings) as opened:
+        outcome = opened.retraining().run_blocking(
+            actor=default_actor(), data=args.data, progress=lambda step: say(f"… {step}")
+        )
+    print(outcome.summary())
+    return 0 if outcome.ok else EXIT_ERROR
+
+
+def cmd_history(args: argparse.Namespace, settings: MLSettings) -> int:
+    with backend(settings) as opened:
+        events = opened.registry.history(args.limit)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in events], indent=2))
+        return 0
+    if not events:
+        print("No history yet.")
+    for e in events:
+        move = f"{e.from_version or '—'} → {e.to_version or '—'}"
+        print(f"{e.at}  {e.actor:<12} {e.action:<16} {move:<12} {e.outcome}")
+    return 0
+
+
+def cmd_rollback(_args: argparse.Namespace, settings: MLSettings) -> int:
+    with backend(settings) as opened:
+        previous, current = rollback(opened.registry, actor=default_actor())
+        print(f"{opened.registry.model_name} default rolled back: {previous} → {current}")
+    return 0
+
+
+def register(subparsers: Subparsers) -> None:
+    p = add_command(subparsers, "train", cmd_train, "train, evaluate and register a new model version")
+    p.add_argument("--data", help="passenger CSV (default: the shipped 891 passengers)")
+    p.add_argument("--comment", help="comment stored with the version")
+    p.add_argument("--json", action="store_true")
+
+    p = add_command(subparsers, "models", cmd_models, "list model versions, their metrics and the default")
+    p.add_argument("--json", action="store_true")
+
+    p = add_command(subparsers, "promote", cmd_promote, "make a version the default")
+    p.add_argument("version", help="e.g. V2")
+
+    p = add_command(
+        subparsers, "retrain", cmd_retrain, "retrain, register and promote if not worse on the frozen holdout"
+    )
+    p.add_argument("--data", help="passenger CSV (default: the shipped data)")
+
+    p = add_command(
+        subparsers, "history", cmd_history, "registrations, promotions, rollbacks and retraining runs"
+    )
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    add_command(subparsers, "rollback", cmd_rollback, "make the previous default the default again")

@@ -1,0 +1,118 @@
+"""Scoring: one passenger (`predict`), a file or a Snowflake table (`score`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from bot.cli.common import CliError, Subparsers, add_command, backend, say
+from ml.backend import Backend
+from ml.config import MLSettings
+from ml.core.parser import parse
+from ml.core.passenger import Passenger, PassengerError
+from ml.io.batch import score_csv
+from ml.io.local_registry import default_actor
+from ml.io.serving import PassengerScorer
+from ml.jobs.train import ensure_model
+
+PASSENGER_FLAGS = {  # flag -> Passenger field
+    "pclass": "pclass",
+    "sex": "sex",
+    "age": "age",
+    "sibsp": "sibsp",
+    "parch": "parch",
+    "fare": "fare",
+    "port": "embarked",
+    "title": "title",
+}
+
+
+def passenger_from_args(args: argparse.Namespace) -> Passenger:
+    """Free text and flags -> one valid Passenger (flags win over what the text said)."""
+    raw: dict[str, Any] = {}
+    understood: tuple[str, ...] = ()
+    if args.text:
+        parsed = parse(" ".join(args.text))
+        if parsed.contradictions:
+            raise CliError(" ".join(parsed.contradictions))
+        raw.update(parsed.values)
+        understood = parsed.understood
+    raw.update(
+        {
+            field: value
+            for flag, field in PASSENGER_FLAGS.items()
+            if (value := getattr(args, flag)) is not None
+        }
+    )
+    try:
+        passenger = Passenger.create(**raw)
+        passenger.validate(require=Passenger.REQUIRED)
+    except PassengerError as exc:
+        hint = f" (understood: {', '.join(understood)})" if understood else ""
+        raise CliError(f"{exc}{hint}") from None
+    return passenger
+
+
+def serving_scorer(opened: Backend) -> PassengerScorer:
+    """The backend's scorer, after training a first version if the registry has none."""
+    ensure_model(opened.registry, actor=default_actor(), say=say)
+    return opened.scorer
+
+
+def cmd_predict(args: argparse.Namespace, settings: MLSettings) -> int:
+    passenger = passenger_from_args(args)
+    with backend(settings) as opened:
+        prediction = serving_scorer(opened).predict(passenger)
+    if args.json:
+        print(json.dumps(prediction.to_dict(), indent=2))
+        return 0
+    print(f"{prediction.percent}% — {prediction.verdict}")
+    print(f"  {prediction.passenger.describe()}")
+    print("  Why:")
+    for reason in prediction.top_reasons(4):
+        arrow = "▲" if reason.helped else "▼"
+        print(f"    {arrow} {reason.text} ({reason.logit:+.2f} log-odds)")
+    if prediction.assumptions:
+        print(f"  Assumed: {', '.join(prediction.assumptions)}")
+    print(f"  Model: {settings.model_name} {prediction.version}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace, settings: MLSettings) -> int:
+    if args.table:
+        if not args.into:
+            raise CliError("--table needs --into TABLE for the scored rows")
+        from ml.snowflake.scoring import score_table  # Snowflake's libraries: only for tables
+
+        rows = score_table(settings, args.table, args.into, args.version)
+        print(f"Scored {rows} rows of {args.table} into {args.into} in the warehouse")
+        return 0
+    if not args.input or not args.output:
+        raise CliError("usage: lifeboat score IN.csv -o OUT.csv (or --table T --into T2 on Snowflake)")
+    with backend(settings) as opened:
+        scorer = serving_scorer(opened)
+        rows = score_csv(scorer, args.input, args.output)
+        print(f"Scored {rows} passengers with {settings.model_name} {scorer.version} → {args.output}")
+    return 0
+
+
+def register(subparsers: Subparsers) -> None:
+    p = add_command(subparsers, "predict", cmd_predict, "score one passenger, with reasons")
+    p.add_argument("text", nargs="*", help='free text, e.g. "1st class woman 29 with 2 kids"')
+    p.add_argument("--class", dest="pclass", help="1, 2 or 3")
+    p.add_argument("--sex", help="female or male")
+    p.add_argument("--age")
+    p.add_argument("--sibsp", help="siblings/spouses aboard")
+    p.add_argument("--parch", help="parents/children aboard")
+    p.add_argument("--fare")
+    p.add_argument("--port", help="C, Q or S (Cherbourg, Queenstown, Southampton)")
+    p.add_argument("--title", help="Mr, Mrs, Miss, Master or Rare")
+    p.add_argument("--json", action="store_true")
+
+    p = add_command(subparsers, "score", cmd_score, "score a CSV of passengers (or a Snowflake table)")
+    p.add_argument("input", nargs="?", help="input CSV")
+    p.add_argument("-o", "--output", help="output CSV")
+    p.add_argument("--table", help="Snowflake table to score in the warehouse")
+    p.add_argument("--into", help="Snowflake table to create with the scores")
+    p.add_argument("--version", help="model version (default: the default version)")

@@ -1,0 +1,412 @@
+"""The one feature definition, used by training, single scoring, batch scoring and the Snowflake model.
+
+Everything works on `Columns` (a dict of equal-length numpy arrays, one per passenger attribute), so a
+single passenger and a million rows go through the same code: no train/serve skew. It needs only
+numpy, so the same module runs inside Snowflake's Python runtime.
+
+Only attributes a person can say about themselves are used: no ticket, cabin, or name beyond a title.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ml.core.passenger import (
+    CLASS_NAMES,
+    MAX_AGE,
+    MAX_COUNT,
+    MAX_FARE,
+    PORTS,
+    TITLES,
+    Passenger,
+    normalize_sex,
+    normalize_title,
+    title_from_name,
+)
+
+Columns = dict[str, np.ndarray]
+
+ATTRIBUTES: tuple[str, ...] = ("pclass", "sex", "age", "sibsp", "parch", "fare", "embarked", "title")
+
+# What the reasons of an answer talk about: the attributes as a person thinks of them. Siblings or
+# spouses and parents or children make one "family" reason, because the model sees the party's size.
+REASONS: tuple[str, ...] = ("pclass", "sex", "age", "family", "fare", "embarked", "title")
+
+Encoder = Callable[[Columns], np.ndarray]
+
+
+def _fare_per_person(completed: Columns) -> np.ndarray:
+    # A Titanic fare was the price of a ticket, and one ticket covered a whole family: what each
+    # member paid says more about their wealth than the ticket's total (lower out-of-fold log loss).
+    return completed["fare"] / completed["party_size"]
+
+
+def _attribute(name: str) -> Encoder:
+    return lambda completed: completed[name]
+
+
+def _one_hot(name: str, value: str) -> Encoder:
+    return lambda completed: completed[name] == value
+
+
+# Every model column a version may use, by name: the reason it counts toward and how it is computed
+# from completed attributes. A version records its column names, so versions trained with an older
+# encoding keep loading and explaining after the encoding changes.
+COLUMNS: dict[str, tuple[str, Encoder]] = {
+    "pclass": ("pclass", _attribute("pclass")),
+    "is_female": ("sex", _one_hot("sex", "female")),
+    "age": ("age", _attribute("age")),
+    "family_size": ("family", _attribute("family_size")),  # as completed by FeatureSpec.impute
+    "fare_per_person": ("fare", _fare_per_person),
+    **{f"embarked_{port}": ("embarked", _one_hot("embarked", port)) for port in PORTS},
+    **{f"title_{title}": ("title", _one_hot("title", title)) for title in TITLES},
+    # The first encoding's own columns (models trained before family size and fare per person).
+    "sibsp": ("family", _attribute("sibsp")),
+    "parch": ("family", _attribute("parch")),
+    "fare": ("fare", _attribute("fare")),
+}
+# Encoded model inputs of new versions, in order.
+FEATURE_NAMES: tuple[str, ...] = (
+    "pclass",
+    "is_female",
+    "age",
+    "family_size",
+    "fare_per_person",
+    *(f"embarked_{port}" for port in PORTS),
+    *(f"title_{title}" for title in TITLES),
+)
+# The first encoding, kept so tests can prove such versions still load and explain.
+FIRST_FEATURE_NAMES: tuple[str, ...] = (
+    "pclass",
+    "is_female",
+    "age",
+    "sibsp",
+    "parch",
+    "fare",
+    *(f"embarked_{port}" for port in PORTS),
+    *(f"title_{title}" for title in TITLES),
+)
+
+
+@functools.cache
+def reason_columns(feature_names: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """For each reason, the model columns whose contributions add up to what it did."""
+    out = {
+        reason: tuple(i for i, name in enumerate(feature_names) if COLUMNS[name][0] == reason)
+        for reason in REASONS
+    }
+    return {reason: indexes for reason, indexes in out.items() if indexes}
+
+
+def infer_title(sex: np.ndarray, age: np.ndarray, sibsp: np.ndarray) -> np.ndarray:
+    """The title a passenger most likely travelled under, when they did not say.
+
+    Boys under 13 were 'Master'; women over 30, or adults travelling with a spouse, were mostly
+    'Mrs'. An unknown age counts as an adult's (comparisons with NaN are false).
+    """
+    male, female = sex == "male", sex == "female"
+    mrs = (age >= 30) | ((sibsp >= 1) & ~(age < 18))
+    title = np.full(len(sex), None, dtype=object)
+    title[male] = "Mr"
+    title[male & (age < 13)] = "Master"
+    title[female] = "Miss"
+    title[female & mrs] = "Mrs"
+    return title
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    """What imputation learns from the training rows; saved as JSON with each model version."""
+
+    age_by_title: dict[str, float]
+    fare_by_class: dict[int, float]  # median ticket fare (what versions before fare per person impute)
+    port_mode: str
+    # Median fare per person: an unknown fare is this times the party's size, so a couple is not
+    # assumed to have paid what one traveller did. None in specs saved before it existed.
+    fare_per_person_by_class: dict[int, float] | None = None
+    # The largest family size each class has support for (see family_caps); the model sees a
+    # larger family as this size. None: family size as given.
+    family_cap_by_class: dict[int, float] | None = None
+    feature_names: tuple[str, ...] = field(default=FEATURE_NAMES)
+
+    @classmethod
+    def fit(cls, columns: Columns) -> FeatureSpec:
+        title = _complete_titles(columns)
+        age = columns["age"]
+        overall_age = float(np.nanmedian(age)) if np.isfinite(age).any() else 28.0
+        age_by_title = {}
+        for t in TITLES:
+            known = age[(title == t) & np.isfinite(age)]
+            age_by_title[t] = float(np.median(known)) if known.size else overall_age
+        fare = columns["fare"]
+        overall_fare = float(np.nanmedian(fare)) if np.isfinite(fare).any() else 14.45
+        party = np.nan_to_num(columns["sibsp"]) + np.nan_to_num(columns["parch"]) + 1.0
+        fare_by_class, fare_per_person_by_class = {}, {}
+        for c in CLASS_NAMES:
+            known = (columns["pclass"] == c) & np.isfinite(fare)
+            fare_by_class[c] = float(np.median(fare[known])) if known.any() else overall_fare
+            each = fare[known] / party[known]
+            fare_per_person_by_class[c] = float(np.median(each)) if known.any() else overall_fare
+        ports, counts = np.unique(columns["embarked"][columns["embarked"] != None], return_counts=True)  # noqa: E711
+        port_mode = str(ports[np.argmax(counts)]) if ports.size else "S"
+        return cls(
+            age_by_title=age_by_title,
+            fare_by_class=fare_by_class,
+            port_mode=port_mode,
+            fare_per_person_by_class=fare_per_person_by_class,
+            family_cap_by_class=family_caps(columns["pclass"], party),
+        )
+
+    def impute(self, columns: Columns) -> tuple[Columns, dict[str, np.ndarray]]:
+        """Fill unknown values; returns the completed columns and, per attribute, which rows were filled."""
+        filled: dict[str, np.ndarray] = {}
+        out = dict(columns)
+        out["title"] = _complete_titles(columns)
+        filled["title"] = columns["title"] == None  # noqa: E711
+        age_missing = ~np.isfinite(columns["age"])
+        if age_missing.any():
+            out["age"] = columns["age"].copy()
+            out["age"][age_missing] = _lookup(out["title"][age_missing], self.age_by_title)
+        filled["age"] = age_missing
+        for name in ("sibsp", "parch"):
+            missing = ~np.isfinite(columns[name])
+            out[name] = np.where(missing, 0.0, columns[name])
+            filled[name] = missing
+        # The passenger and the family on their ticket: what a fare paid for.
+        out["party_size"] = out["sibsp"] + out["parch"] + 1.0
+        fare_missing = ~np.isfinite(columns["fare"])
+        if fare_missing.any():
+            out["fare"] = columns["fare"].copy()
+            pclass = columns["pclass"][fare_missing]
+            if self.fare_per_person_by_class is None:
+                out["fare"][fare_missing] = _lookup(pclass, self.fare_by_class)
+            else:
+                each = _lookup(pclass, self.fare_per_person_by_class)
+                out["fare"][fare_missing] = each * out["party_size"][fare_missing]
+        filled["fare"] = fare_missing
+        port_missing = columns["embarked"] == None  # noqa: E711
+        out["embarked"] = np.where(port_missing, self.port_mode, columns["embarked"])
+        filled["embarked"] = port_missing
+        out["family_size"] = out["party_size"]
+        if self.family_cap_by_class is not None:
+            cap = _lookup(out["pclass"], self.family_cap_by_class)
+            out["family_size"] = np.where(
+                np.isfinite(cap), np.minimum(out["party_size"], cap), out["party_size"]
+            )
+        return out, filled
+
+    def encode(self, completed: Columns) -> np.ndarray:
+        """Completed columns -> the model's float32 matrix, columns in `feature_names` order."""
+        matrix = np.empty((len(completed["pclass"]), len(self.feature_names)), dtype=np.float32)
+        for j, name in enumerate(self.feature_names):
+            matrix[:, j] = COLUMNS[name][1](completed)
+        return matrix
+
+    def transform(self, columns: Columns) -> np.ndarray:
+        completed, _ = self.impute(columns)
+        return self.encode(completed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "age_by_title": self.age_by_title,
+            "fare_by_class": {str(k): v for k, v in self.fare_by_class.items()},
+            "port_mode": self.port_mode,
+            **{
+                name: {str(k): v for k, v in table.items()}
+                for name, table in (
+                    ("fare_per_person_by_class", self.fare_per_person_by_class),
+                    ("family_cap_by_class", self.family_cap_by_class),
+                )
+                if table is not None
+            },
+            "feature_names": list(self.feature_names),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FeatureSpec:
+        names = tuple(data["feature_names"])
+        unknown = [name for name in names if name not in COLUMNS]
+        if unknown:
+            raise ValueError(f"model expects features {unknown} that this code does not define")
+        return cls(
+            age_by_title={str(k): float(v) for k, v in data["age_by_title"].items()},
+            fare_by_class={int(k): float(v) for k, v in data["fare_by_class"].items()},
+            port_mode=str(data["port_mode"]),
+            fare_per_person_by_class=_class_table(data.get("fare_per_person_by_class")),
+            family_cap_by_class=_class_table(data.get("family_cap_by_class")),
+            feature_names=names,
+        )
+
+
+def _class_table(data: Mapping[str, Any] | None) -> dict[int, float] | None:
+    return None if data is None else {int(k): float(v) for k, v in data.items()}
+
+
+FAMILY_SUPPORT = 10
+
+
+def family_caps(pclass: np.ndarray, party: np.ndarray, support: int = FAMILY_SUPPORT) -> dict[int, float]:
+    """Per class, the largest family size that at least `support` training passengers of that class
+    reached. Beyond it a class has too few examples to learn from, and trees would carry over what
+    another class's families did: 3rd class's large families nearly all died, while the eight
+    1st- and 2nd-class passengers in families of five or more mostly survived. So the model sees a
+    larger family as this size (lower out-of-fold log loss too)."""
+    caps = {}
+    for c in CLASS_NAMES:
+        sizes = np.sort(party[pclass == c])[::-1]  # largest first
+        caps[c] = float(sizes[support - 1]) if sizes.size >= support else 1.0
+    return caps
+
+
+def _lookup(keys: np.ndarray, table: Mapping[Any, float]) -> np.ndarray:
+    """`table[key]` for every key (NaN for keys not in the table), one vectorised pass per entry."""
+    out = np.full(len(keys), math.nan)
+    for key, value in table.items():
+        out[keys == key] = value
+    return out
+
+
+def _complete_titles(columns: Columns) -> np.ndarray:
+    title = columns["title"]
+    missing = title == None  # noqa: E711
+    if not missing.any():
+        return title
+    inferred = infer_title(columns["sex"], columns["age"], columns["sibsp"])
+    return np.where(missing, inferred, title)
+
+
+def columns_from_passengers(passengers: Sequence[Passenger]) -> Columns:
+    """Passengers -> Columns (unknown numbers as NaN, unknown labels as None)."""
+
+    def numbers(name: str) -> np.ndarray:
+        return np.array(
+            [math.nan if (v := getattr(p, name)) is None else float(v) for p in passengers], dtype=np.float64
+        )
+
+    def labels(name: str) -> np.ndarray:
+        return np.array([getattr(p, name) for p in passengers], dtype=object)
+
+    return {
+        "pclass": numbers("pclass"),
+        "sex": labels("sex"),
+        "age": numbers("age"),
+        "sibsp": numbers("sibsp"),
+        "parch": numbers("parch"),
+        "fare": numbers("fare"),
+        "embarked": labels("embarked"),
+        "title": labels("title"),
+    }
+
+
+def map_distinct(values: Any, func: Callable[[Any], Any]) -> np.ndarray:
+    """`func` applied once per distinct non-missing value and spread back over the rows, as an
+    object array (missing values become None). A million passengers hold a handful of distinct
+    sexes and ports and far fewer distinct names than rows, so this beats per-row string methods."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.empty(len(uniques) + 1, dtype=object)  # the last slot, None, is what code -1 takes
+    for i, value in enumerate(uniques):
+        table[i] = func(value)
+    return table[codes]
+
+
+def _frame_sex(raw: object) -> str:
+    text = str(raw).strip().lower()
+    return normalize_sex(text) or text  # anything else is kept, and refused by invalid_rows
+
+
+def _frame_port(raw: object) -> str | None:
+    text = str(raw).strip().upper()
+    return text[:1] or None  # 'Southampton' -> 'S'; a blank means unknown
+
+
+def columns_from_frame(frame: Any) -> Columns:
+    """A canonical passenger DataFrame (see ml.core.table.normalize) -> Columns, vectorised.
+
+    The title comes from a `title` column, else from the passenger-list `name`, else it is inferred.
+    """
+    import pandas as pd
+
+    n = len(frame)
+
+    def numbers(name: str) -> np.ndarray:
+        if name not in frame.columns:
+            return np.full(n, math.nan)
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=math.nan)
+
+    def labels(name: str, func: Callable[[Any], Any]) -> np.ndarray:
+        if name not in frame.columns:
+            return np.full(n, None, dtype=object)
+        return map_distinct(frame[name], func)
+
+    return {
+        "pclass": numbers("pclass"),
+        "sex": labels("sex", _frame_sex),
+        "age": numbers("age"),
+        "sibsp": numbers("sibsp"),
+        "parch": numbers("parch"),
+        "fare": numbers("fare"),
+        "embarked": labels("embarked", _frame_port),
+        "title": labels("title", normalize_title)
+        if "title" in frame.columns
+        else labels("name", title_from_name),
+    }
+
+
+def invalid_rows(columns: Columns) -> list[tuple[int, str]]:
+    """Rows a model must not score, with the reason, using the same rules as `Passenger.validate`."""
+    problems: list[tuple[int, str]] = []
+
+    def flag(mask: np.ndarray, message: str) -> None:
+        problems.extend((int(i), message) for i in np.flatnonzero(mask))
+
+    pclass, age, fare = columns["pclass"], columns["age"], columns["fare"]
+    flag(~np.isin(pclass, list(CLASS_NAMES)), "class must be 1, 2 or 3")
+    flag(~np.isin(columns["sex"], ["female", "male"]), "sex must be female or male")
+    flag(np.isfinite(age) & ((age < 0) | (age > MAX_AGE)), f"age must be between 0 and {MAX_AGE}")
+    for name in ("sibsp", "parch"):
+        v = columns[name]
+        flag(
+            np.isfinite(v) & ((v < 0) | (v > MAX_COUNT) | (v != np.round(v))),
+            f"{name} must be 0 to {MAX_COUNT}",
+        )
+    flag(np.isfinite(fare) & ((fare < 0) | (fare > MAX_FARE)), f"fare must be between 0 and {MAX_FARE:.0f}")
+    port = columns["embarked"]
+    flag((port != None) & ~np.isin(port, list(PORTS)), "port must be C, Q or S")  # noqa: E711
+    return sorted(problems)
+
+
+def assumptions(passenger: Passenger, completed: Columns, filled: Mapping[str, np.ndarray]) -> list[str]:
+    """Plain-words list of what was assumed for one passenger (row 0 of `completed`)."""
+    said: list[str] = []
+    if filled["title"][0]:
+        said.append(f"title {completed['title'][0]}")
+    if filled["age"][0]:
+        said.append(f"age {completed['age'][0]:.0f} (typical for a {completed['title'][0]})")
+    if filled["sibsp"][0] and filled["parch"][0]:
+        said.append("travelling without family")
+    elif filled["sibsp"][0]:
+        said.append("no siblings or spouse aboard")
+    elif filled["parch"][0]:
+        said.append("no parents or children aboard")
+    if filled["fare"][0]:
+        klass = CLASS_NAMES.get(int(completed["pclass"][0]), "this class")
+        party = int(completed["party_size"][0])
+        for_whom = f" for {party} people" if party > 1 else ""
+        said.append(f"fare £{completed['fare'][0]:.0f}{for_whom} (typical for {klass})")
+    if filled["embarked"][0]:
+        said.append(f"boarded at {PORTS[str(completed['embarked'][0])]}")
+    return said
+
+
+def reason_contributions(feature_names: tuple[str, ...], contribs: np.ndarray) -> Iterable[tuple[str, float]]:
+    """Per-column contributions for one row -> per-reason sums (e.g. one-hot columns added up)."""
+    for reason, indexes in reason_columns(feature_names).items():
+        yield reason, float(sum(contribs[i] for i in indexes))

@@ -1,0 +1,326 @@
+"""Retraining runs: one at a time, with progress, a champion/challenger gate and an audit trail.
+
+A run trains a challenger with the same recipe, scores it and the current default (the champion)
+on the same frozen holdout, decides, and then registers the challenger with its metrics and the
+decision, making it the default in that same atomic step when it won. Anything that fails before
+that commit registers nothing and leaves the default untouched.
+
+The bot starts runs in a separate worker process (`python -m ml.jobs.worker RUN_ID`) so training
+never competes with Slack's listener threads for the GIL; the CLI runs them in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ml.config import MLSettings
+from ml.core.metrics import evaluate
+from ml.core.promotion import TOLERANCE, Decision, gate, sex_only_baseline
+from ml.core.table import TARGET
+from ml.core.training import TrainConfig, holdout_mask, train
+from ml.io import failpoints
+from ml.io.data import load_csv
+from ml.io.registry import ModelRegistry, ModelVersion, NoModelError, RegistryError
+from ml.io.runs import FAILED, SUCCEEDED, Acquired, Busy, Run, RunStore
+from ml.jobs.train import registration_info
+
+log = logging.getLogger(__name__)
+
+STEPS = ("load data", "search", "cross-validate", "evaluate on holdout", "decide", "register")
+HEARTBEAT_SECONDS = 5.0
+
+
+class RetrainError(RuntimeError):
+    pass
+
+
+Step = Callable[[int], None]  # report that STEPS[index] has started
+
+
+@dataclass(frozen=True)
+class Challenged:
+    version: ModelVersion
+    decision: Decision
+
+
+RunWork = Callable[[Run, Step, "TrainConfig | None", float], Challenged]
+
+
+def challenge(
+    frame: Any,
+    registry: ModelRegistry,
+    *,
+    run: Run,
+    step: Step,
+    config: TrainConfig | None,
+    tolerance: float,
+) -> Challenged:
+    """Train a challenger on `frame`, judge it against the default on the frozen holdout, and register
+    it with the decision — as the default, in the same step, when it won.
+
+    Runs wherever the data and registry are: in the worker process, or inside a Snowflake procedure."""
+    held = holdout_mask(frame)
+    champion_version = registry.get_default()
+
+    def on_training_step(name: str) -> None:
+        if name in STEPS[1:4]:
+            step(STEPS.index(name))
+
+    result = train(frame, config, on_training_step)
+    holdout = frame[held]
+    champion = None
+    if champion_version is not None:
+        try:
+            champion_model = registry.load_model(champion_version)
+            champion = evaluate(holdout[TARGET].to_numpy(), champion_model.predict_frame(holdout))
+        except (RegistryError, ValueError) as exc:
+            log.warning(
+                "champion %s cannot be scored (%s): judging the challenger alone", champion_version, exc
+            )
+    baseline = sex_only_baseline(frame[~held], holdout)
+    step(4)
+    decision = gate(result.holdout_metrics, champion, champion_version, baseline, tolerance)
+    step(5)
+    version = registry.log_model(
+        result.model,
+        metrics=result.metrics(),
+        params=result.params,
+        comment=f"retraining run {run.id} by {run.actor}: {decision.reason}",
+        created_by=run.actor,
+        data_fingerprint=result.data_fingerprint,
+        info={**registration_info(result), "run_id": run.id, "decision": decision.to_dict()},
+        make_default=decision.promote,
+    )
+    return Challenged(version, decision)
+
+
+def local_work(registry: ModelRegistry, data: str | Path | None = None) -> RunWork:
+    """The steps in this process, on a passenger CSV (the shipped data by default)."""
+
+    def work(run: Run, step: Step, config: TrainConfig | None, tolerance: float) -> Challenged:
+        step(0)
+        frame = load_csv(data)
+        return challenge(frame, registry, run=run, step=step, config=config, tolerance=tolerance)
+
+    return work
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run: Run
+
+    @property
+    def ok(self) -> bool:
+        return self.run.status == SUCCEEDED
+
+    def summary(self) -> str:
+        run = self.run
+        if not self.ok:
+            return f"Retraining run {run.id} failed at “{run.step}”: {run.error}"
+        return f"Retraining run {run.id}: registered {run.version} — {run.decision} ({run.duration:.1f}s)"
+
+
+def execute_run(
+    run_id: str,
+    registry: ModelRegistry,
+    store: RunStore,
+    *,
+    data: str | Path | None = None,
+    config: TrainConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+    tolerance: float = TOLERANCE,
+    work: RunWork | None = None,
+) -> Run:
+    """Do the work of an acquired run; always finishes it (succeeded or failed) and releases the lock.
+
+    `work` does the steps themselves (by default: this process, on a CSV); everything around it —
+    heartbeat, progress, the run record, the audit trail — is the same for every backend."""
+    run = store.get(run_id)
+    if run is None:
+        raise RetrainError(f"no retraining run {run_id}")
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            try:
+                store.heartbeat(run_id)
+            except Exception:  # a missed beat is retried; the lease is several beats long
+                log.warning("heartbeat failed", exc_info=True)
+
+    def step(index: int) -> None:
+        name = STEPS[index]
+        store.progress(run_id, name, index + 1)
+        if progress:
+            progress(name)
+        failpoints.hit(f"retrain.{name.replace(' ', '_')}")
+
+    heart = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
+    heart.start()
+    try:
+        challenged = (work or local_work(registry, data))(run, step, config, tolerance)
+        version, decision = challenged.version, challenged.decision
+        outcome = f"promoted {version.version}" if decision.promote else f"kept {decision.champion_version}"
+        registry.audit(
+            run.actor,
+            "retrain",
+            from_version=decision.champion_version,
+            to_version=version.version,
+            outcome=outcome,
+            details={
+                "run_id": run_id,
+                "reason": decision.reason,
+                "metrics": version.metrics,
+                "data_fingerprint": version.data_fingerprint,
+                "seconds": round(time.time() - run.started_at, 2),
+            },
+        )
+        store.finish(
+            run_id,
+            status=SUCCEEDED,
+            version=version.version,
+            decision=decision.reason,
+            promoted=decision.promote,
+            result={
+                "decision": decision.to_dict(),
+                "metrics": version.metrics,
+                "champion_version": decision.champion_version,
+            },
+        )
+    except BaseException as exc:
+        message = str(exc) or exc.__class__.__name__
+        log.warning("retraining run %s failed: %s", run_id, message)
+        store.finish(run_id, status=FAILED, error=message[:500])
+        try:
+            registry.audit(
+                run.actor,
+                "retrain",
+                from_version=registry.get_default(),
+                outcome="failed",
+                details={"run_id": run_id, "error": message[:500]},
+            )
+        except Exception:  # the run record above already says it failed
+            log.warning("could not audit the failed run", exc_info=True)
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        stop.set()
+    final = store.get(run_id)
+    assert final is not None
+    return final
+
+
+def rollback(registry: ModelRegistry, *, actor: str) -> tuple[str, str]:
+    """Make the previous default the default again; returns (from, to)."""
+    current = registry.get_default()
+    if current is None:
+        raise NoModelError("there is no default version to roll back from")
+    previous = registry.previous_default()
+    if previous is None:
+        raise RegistryError(f"{current} is the first default: there is nothing to roll back to")
+    registry.set_default(previous, actor=actor, action="rollback")
+    return current, previous
+
+
+class RetrainService:
+    """Starts, runs and reports retraining runs against one registry."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        store: RunStore,
+        settings: MLSettings,
+        config: TrainConfig | None = None,
+        tolerance: float = TOLERANCE,
+        work: RunWork | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.settings = settings
+        self.config = config
+        self.tolerance = tolerance
+        self.work = work  # who does the steps: None = this process, on a CSV (local_work)
+
+    def start(self, actor: str, *, origin: dict[str, Any] | None = None) -> Acquired | Busy:
+        """Take the lock and launch a worker process; returns at once."""
+        claim = self.store.start(actor, len(STEPS), origin)
+        if isinstance(claim, Acquired):
+            try:
+                self._spawn(claim.run.id)
+            except OSError as exc:
+                self.store.finish(claim.run.id, status=FAILED, error=f"could not start the worker: {exc}")
+                raise RetrainError(f"could not start the retraining worker: {exc}") from exc
+        return claim
+
+    def _spawn(self, run_id: str) -> None:
+        env = dict(os.environ)
+        env["LIFEBOAT_HOME"] = str(self.settings.home)
+        env["LIFEBOAT_BACKEND"] = self.settings.backend
+        subprocess.Popen(
+            [sys.executable, "-m", "ml.jobs.worker", run_id],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None,
+            start_new_session=True,  # a bot restart does not kill a run halfway
+        )
+
+    def run_blocking(
+        self, actor: str, *, data: str | Path | None = None, progress: Callable[[str], None] | None = None
+    ) -> RunOutcome:
+        claim = self.store.start(actor, len(STEPS), {"via": "cli"})
+        if isinstance(claim, Busy):
+            raise RetrainError(describe_busy(claim.run))
+        run = execute_run(
+            claim.run.id,
+            self.registry,
+            self.store,
+            data=data,
+            config=self.config,
+            progress=progress,
+            tolerance=self.tolerance,
+            work=self.work,
+        )
+        return RunOutcome(run)
+
+    def record_refusal(self, actor: str, why: str) -> None:
+        self.registry.audit(actor, "retrain-refused", outcome="refused", details={"why": why})
+
+
+def describe_busy(run: Run) -> str:
+    started = time.strftime("%H:%M:%S UTC", time.gmtime(run.started_at))
+    return (
+        f"A retraining run is already in progress, started by {run.actor} at {started}: "
+        f"step {run.step_index} of {run.steps_total} ({run.step})."
+    )
+
+
+def worker_main(argv: list[str]) -> int:
+    """The worker process's work (see ml.jobs.worker, which starts it at a lower priority)."""
+    parser = argparse.ArgumentParser(prog="python -m ml.jobs.worker")
+    parser.add_argument("run_id")
+    parser.add_argument("--data")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-worker %(levelname)s %(message)s")
+    from ml.backend import open_backend  # the top layer: imported only by the worker process
+
+    settings = MLSettings.from_env()
+    backend = open_backend(settings)
+    try:
+        # One training thread: the other core stays free for the bot's /survive traffic.
+        config = TrainConfig.from_settings(settings, nthread=1)
+        run = execute_run(
+            args.run_id, backend.registry, backend.runs, data=args.data, config=config, work=backend.work
+        )
+    finally:
+        backend.close()
+    return 0 if run.status == SUCCEEDED else 1

@@ -1,0 +1,207 @@
+"""The playground page in headless Chromium (Debian's), driven by Playwright: what a person sees and does.
+
+The page talks to the real bot through the playground (signed requests, a fake Slack Web API), so
+these tests cover the whole loop: typing, Block Kit rendering, buttons, modals, errors, /retrain.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from bot.local import serve_asgi_in_thread
+from bot.local.playground.server import create_playground
+from ml.config import MLSettings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# The retraining worker process inherits these: the smallest search that still runs every step.
+FAST_TRAINING = {
+    "LIFEBOAT_SEARCH_CANDIDATES": "2",
+    "LIFEBOAT_SEARCH_REPEATS": "1",
+    "LIFEBOAT_CV_REPEATS": "1",
+}
+TIMEOUT_MS = 10_000
+RETRAIN_REGISTERED = importlib.util.find_spec("bot.listeners.commands.retrain") is not None
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian's chromium is not installed (make test installs it with apt-get)",
+    ),
+]
+
+ANSWER = re.compile(r"\d+% chance of survival")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def playground_url(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for name, value in FAST_TRAINING.items():
+        monkeypatch.setenv(name, value)
+    pg = create_playground(MLSettings.from_env(), say=lambda _: None)
+    try:
+        with serve_asgi_in_thread(pg.app) as url:
+            try:
+                yield url
+            finally:
+                pg.state.closed = True  # long-polls return at once, so the server stops at once
+    finally:
+        pg.close()
+
+
+@pytest.fixture
+def page(browser: Browser, playground_url: str) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(f"{playground_url}/")
+    expect(tab.locator("body[data-ready]")).to_have_count(1)
+    yield tab
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def send(page: Page, text: str) -> None:
+    """Type into the message box and press Enter, as a person would."""
+    box = page.locator("#box")
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+def bot_messages(page: Page, *, ephemeral: bool | None = None) -> Locator:
+    selector = ".msg--bot"
+    if ephemeral is not None:
+        selector += ".msg--ephemeral" if ephemeral else ":not(.msg--ephemeral)"
+    return page.locator(selector)
+
+
+def field(page: Page, block_id: str) -> Locator:
+    return page.locator(f".modal .input-block[data-block-id='{block_id}']")
+
+
+def test_survive_with_text_shows_an_answer_with_a_percentage(page: Page) -> None:
+    send(page, "/survive 1st class woman, 29, with my husband")
+    answer = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
+    expect(answer).to_have_count(1)
+    expect(answer).to_contain_text("Only visible to you")
+    expect(answer).to_contain_text("Why")
+    expect(answer.get_by_role("button", name="Share in channel")).to_be_visible()
+    # mrkdwn is rendered, not shown raw: bold headline, emoji instead of shortcodes.
+    expect(answer.locator("b").filter(has_text=ANSWER)).to_have_count(1)
+    expect(answer).not_to_contain_text(":large_green_circle:")
+
+
+def test_the_form_shows_errors_under_the_field_and_stays_open_then_answers(page: Page) -> None:
+    send(page, "/survive")
+    dialog = page.get_by_role("dialog", name="Would you survive?")
+    expect(dialog).to_be_visible()
+    field(page, "pclass").locator("select").select_option(label="1st class")
+    field(page, "sex").get_by_label("Female").check()
+    field(page, "age").locator("input").fill("150")
+    dialog.get_by_role("button", name="Tell me").click()
+
+    error = field(page, "age").locator(".input-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("Age")
+    expect(dialog).to_be_visible()
+    expect(field(page, "pclass").locator(".input-error")).to_be_hidden()
+
+    field(page, "age").locator("input").fill("29")
+    dialog.get_by_role("button", name="Tell me").click()
+    expect(dialog).to_have_count(0)
+    expect(bot_messages(page, ephemeral=True).filter(has_text=ANSWER)).to_have_count(1)
+
+
+def test_cancel_closes_the_form(page: Page) -> None:
+    send(page, "/survive")
+    dialog = page.get_by_role("dialog", name="Would you survive?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+
+
+def test_share_in_channel_shows_a_message_everyone_sees(page: Page) -> None:
+    send(page, "/survive 3rd class man, 30, alone, from Southampton")
+    answer = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
+    answer.get_by_role("button", name="Share in channel").click()
+    shared = bot_messages(page, ephemeral=False).filter(has_text="asked the Titanic model")
+    expect(shared).to_have_count(1)
+    expect(shared).to_contain_text(ANSWER)
+    expect(shared.locator(".mention")).to_have_text("@Alice Liddell")
+    expect(shared).not_to_contain_text("Only visible to you")
+
+    # Ada sees the shared message, not Alice's private answer.
+    page.locator("#who").select_option(label="Ada (admin)")
+    expect(shared).to_have_count(1)
+    expect(bot_messages(page, ephemeral=True)).to_have_count(0)
+
+
+retrain_needed = pytest.mark.skipif(
+    not RETRAIN_REGISTERED, reason="/retrain is not registered in the app (no bot.listeners.commands.retrain)"
+)
+
+
+@retrain_needed
+def test_retrain_as_a_guest_is_refused_politely(page: Page) -> None:
+    send(page, "/retrain")
+    refusal = bot_messages(page, ephemeral=True)
+    expect(refusal).to_have_count(1)
+    expect(refusal).to_contain_text(re.compile(r"only .*admins", re.IGNORECASE))
+    expect(page.locator(".msg--bot").filter(has_text=re.compile(r"promoted|kept"))).to_have_count(0)
+
+
+@retrain_needed
+def test_retrain_as_an_admin_reports_the_decision_in_one_message(page: Page) -> None:
+    page.locator("#who").select_option(label="Ada (admin)")
+    send(page, "/retrain")
+    report = bot_messages(page, ephemeral=False).filter(has_text=re.compile(r"\b(promoted|kept) V\d+\b"))
+    expect(report).to_have_count(1, timeout=45_000)
+    # One message, edited in place as the steps completed (chat.postMessage, then chat.update).
+    expect(bot_messages(page, ephemeral=False)).to_have_count(1)
+    expect(report.locator(".edited")).to_be_visible()
+
+
+def test_mrkdwn_is_rendered_and_everything_else_escaped(page: Page) -> None:
+    rendered = page.evaluate(
+        """async () => {
+            const { mrkdwn } = await import("/playground/static/mrkdwn.js");
+            const ctx = { userName: (id) => (id === "U_ALICE" ? "Alice Liddell" : id) };
+            return [
+                mrkdwn("*bold* _italic_ ~gone~ `a*b*c` :tada: <@U_ALICE> <https://x.io/a_b|docs>", ctx),
+                mrkdwn("&lt;script&gt; <javascript:alert(1)|click> <img src=x onerror=alert(1)> \\"q\\"", ctx),
+            ];
+        }"""
+    )
+    formatted, hostile = rendered
+    assert "<b>bold</b>" in formatted and "<i>italic</i>" in formatted and "<s>gone</s>" in formatted
+    assert "<code>a*b*c</code>" in formatted and "🎉" in formatted
+    assert '<span class="mention" data-user="U_ALICE">@Alice Liddell</span>' in formatted
+    assert '<a href="https://x.io/a_b" target="_blank" rel="noopener noreferrer">docs</a>' in formatted
+    assert "&lt;script&gt;" in hostile and "<script" not in hostile
+    assert "<img" not in hostile and "href" not in hostile and "&quot;q&quot;" in hostile

@@ -1,0 +1,383 @@
+"""bot.blocks: the Block Kit the bot sends, built by pure functions (no Slack, no model)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bot import blocks
+from bot.answers import understand
+from ml.core.model import Prediction, Reason
+from ml.core.passenger import Passenger
+from ml.io.registry import ModelVersion
+
+SAID = Passenger(pclass=1, sex="female", age=29.0, sibsp=1)
+COMPLETED = Passenger(
+    pclass=1, sex="female", age=29.0, sibsp=1, parch=0, fare=84.15, embarked="S", title="Mrs"
+)
+REASONS = (
+    Reason("sex", "Being a woman", 1.5),
+    Reason("pclass", "Travelling 1st class", 0.75),
+    Reason("title", "Travelling as “Mrs”", 0.3),
+    Reason("age", "Age 29", -0.1),
+    Reason("fare", "A £84 fare", 0.05),  # fifth: not shown
+)
+
+
+def prediction(
+    probability: float = 0.93, assumptions: tuple[str, ...] = ("fare £84 (typical for 1st class)",)
+):
+    return Prediction(
+        probability=probability,
+        reasons=REASONS,
+        assumptions=assumptions,
+        baseline_logit=-0.4,
+        passenger=COMPLETED,
+        version="V1",
+    )
+
+
+def text_of(node: Any) -> str:
+    """Every string in a block structure, joined: what the user can see (and more)."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict):
+        return "\n".join(text_of(v) for v in node.values())
+    if isinstance(node, list | tuple):
+        return "\n".join(text_of(v) for v in node)
+    return ""
+
+
+def actions(message: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {e["action_id"]: e for b in message if b["type"] == "actions" for e in b["elements"]}
+
+
+def assert_slack_shaped(message: list[dict[str, Any]]) -> None:
+    """JSON-serialisable, within Slack's message limits, every text object well formed."""
+    json.dumps(message)
+    assert 0 < len(message) <= 50
+    for block in message:
+        assert block["type"] in {"section", "context", "actions", "divider", "header", "input"}
+        if block["type"] == "section" and "text" in block:
+            assert block["text"]["type"] == "mrkdwn" and 0 < len(block["text"]["text"]) <= 3000
+        if block["type"] == "context":
+            assert 0 < len(block["elements"]) <= 10
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                assert len(element["text"]["text"]) <= 75
+                assert len(element.get("value", "")) <= 2000
+
+
+# ---------------------------------------------------------------------------------------------
+# The answer
+
+
+def test_prediction_blocks_show_probability_verdict_reasons_assumptions_and_version() -> None:
+    message = blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
+    assert_slack_shaped(message)
+    headline = message[0]["text"]["text"]
+    assert headline == ":large_green_circle: *93% chance of survival.* You would very likely have survived."
+    assert "1st class female (Mrs), age 29, 1 sibling/spouse" in text_of(message[1])
+
+    why = next(b["text"]["text"] for b in message if b["type"] == "section" and "*Why*" in b["text"]["text"])
+    lines = why.splitlines()[1:]
+    assert len(lines) == 4  # the top four reasons only
+    assert lines[0] == "`▰▰▰▰▰▰` :arrow_up_small: Being a woman — raised your chances"
+    assert lines[1] == "`▰▰▰▱▱▱` :arrow_up_small: Travelling 1st class — raised your chances"
+    assert lines[3] == "`▰▱▱▱▱▱` :arrow_down_small: Age 29 — lowered your chances"  # never an empty bar
+    assert "A £84 fare" not in why
+
+    everything = text_of(message)
+    assert ":information_source: Assumed: fare £84 (typical for 1st class)" in everything
+    assert "Model TITANIC V1" in everything
+
+
+def test_prediction_buttons_carry_what_was_said() -> None:
+    message = blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
+    buttons = actions(message)
+    assert list(buttons) == [blocks.ADJUST_ACTION, blocks.SHARE_ACTION]
+    assert buttons[blocks.ADJUST_ACTION]["text"]["text"] == "Adjust"
+    assert buttons[blocks.SHARE_ACTION]["style"] == "primary"
+    for button in buttons.values():
+        assert blocks.decode_passenger(button["value"]) == SAID  # what was said, not the imputed values
+        assert "fare" not in json.loads(button["value"])
+
+
+def test_low_probability_and_no_assumptions() -> None:
+    message = blocks.prediction_blocks(prediction(0.12, assumptions=()), SAID, model_name="TITANIC")
+    assert message[0]["text"]["text"].startswith(":red_circle: *12% chance of survival.*")
+    assert "very likely not have survived" in message[0]["text"]["text"]
+    assert "Assumed" not in text_of(message)
+
+
+def test_shared_answer_names_who_asked_and_has_no_buttons() -> None:
+    message = blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC", shared_by="U_BOB")
+    assert_slack_shaped(message)
+    assert message[0]["text"]["text"].startswith("<@U_BOB> asked the Titanic model.\n")
+    assert not actions(message)
+
+
+@pytest.mark.parametrize(
+    ("logit", "largest", "bar"),
+    [(1.0, 1.0, "▰▰▰▰▰▰"), (-0.5, 1.0, "▰▰▰▱▱▱"), (0.001, 1.0, "▰▱▱▱▱▱"), (0.0, 0.0, "▱▱▱▱▱▱")],
+)
+def test_bar(logit: float, largest: float, bar: str) -> None:
+    assert blocks.bar(logit, largest) == bar
+
+
+@pytest.mark.parametrize(
+    "passenger",
+    [
+        SAID,
+        Passenger(pclass=3, sex="male"),
+        Passenger(pclass=2, sex="male", age=0.42, sibsp=1, parch=2, fare=13.5, embarked="Q", title="Master"),
+        Passenger(age=30.0),  # incomplete: the "Open the form" button carries it
+    ],
+)
+def test_passenger_round_trips_through_a_button_value(passenger: Passenger) -> None:
+    value = blocks.encode_passenger(passenger)
+    assert len(value) <= 2000
+    assert blocks.decode_passenger(value) == passenger
+
+
+# ---------------------------------------------------------------------------------------------
+# The form
+
+
+def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["block_id"]: b for b in view["blocks"]}
+
+
+def test_modal_has_the_eight_inputs_named_by_field_with_only_class_and_sex_required() -> None:
+    view = blocks.survive_modal("C_RANDOM")
+    json.dumps(view)
+    assert view["type"] == "modal" and view["callback_id"] == blocks.SURVIVE_MODAL
+    for key in ("title", "submit", "close"):
+        assert view[key]["type"] == "plain_text" and 0 < len(view[key]["text"]) <= 24
+    assert [b["block_id"] for b in view["blocks"]] == list(blocks.FORM_FIELDS)
+    assert set(blocks.FORM_FIELDS) == set(Passenger.field_names())
+    for block in view["blocks"]:
+        assert block["type"] == "input"
+        # The server validates every value; Slack only checks that class and sex were chosen.
+        assert block["optional"] is (block["block_id"] not in ("pclass", "sex"))
+        assert block["element"]["action_id"] == blocks.VALUE
+        assert "initial_option" not in block["element"] and "initial_value" not in block["element"]
+    assert json.loads(view["private_metadata"]) == {"channel": "C_RANDOM"}
+    assert blocks.channel_from_metadata(view["private_metadata"]) == "C_RANDOM"
+    kinds = {name: b["element"]["type"] for name, b in inputs(view).items()}
+    assert kinds == {
+        "pclass": "static_select",
+        "sex": "radio_buttons",
+        "age": "number_input",
+        "sibsp": "number_input",
+        "parch": "number_input",
+        "embarked": "static_select",
+        "fare": "number_input",
+        "title": "static_select",
+    }
+    assert inputs(view)["age"]["element"]["is_decimal_allowed"] is True
+    assert inputs(view)["sibsp"]["element"]["is_decimal_allowed"] is False
+
+
+def test_modal_prefilled_from_a_passenger() -> None:
+    said = Passenger(
+        pclass=2, sex="male", age=0.42, sibsp=1, parch=0, fare=13.5, embarked="Q", title="Master"
+    )
+    by_id = {name: block["element"] for name, block in inputs(blocks.survive_modal("C1", said)).items()}
+    for name in ("pclass", "sex", "embarked", "title"):
+        option = by_id[name]["initial_option"]
+        assert option in by_id[name]["options"]  # Slack requires one of the options, exactly
+    assert by_id["pclass"]["initial_option"]["value"] == "2"
+    assert by_id["sex"]["initial_option"]["value"] == "male"
+    assert by_id["embarked"]["initial_option"]["value"] == "Q"
+    assert by_id["title"]["initial_option"]["value"] == "Master"
+    assert by_id["age"]["initial_value"] == "0.42"
+    assert by_id["sibsp"]["initial_value"] == "1"
+    assert by_id["parch"]["initial_value"] == "0"  # zero is a value, not "unknown"
+    assert by_id["fare"]["initial_value"] == "13.5"
+
+
+@pytest.mark.parametrize(
+    ("number", "text"), [(29.0, "29"), (0.42, "0.42"), (1e-05, "0.00001"), (512.3292, "512.3292"), (0, "0")]
+)
+def test_number_inputs_get_plain_decimals(number: float, text: str) -> None:
+    assert blocks.number_text(number) == text
+
+
+def state_from(view: dict[str, Any]) -> dict[str, Any]:
+    """What Slack sends back for a form submitted unchanged: each element's initial value."""
+    values: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block["element"]
+        if element["type"] in {"static_select", "radio_buttons"}:
+            sent = {"type": element["type"], "selected_option": element.get("initial_option")}
+        else:
+            sent = {"type": element["type"], "value": element.get("initial_value")}
+        values[block["block_id"]] = {element["action_id"]: sent}
+    return values
+
+
+def test_form_values_reads_slack_state_values() -> None:
+    state = {
+        "pclass": {"value": {"type": "static_select", "selected_option": {"text": {}, "value": "3"}}},
+        "sex": {"value": {"type": "radio_buttons", "selected_option": {"text": {}, "value": "female"}}},
+        "age": {"value": {"type": "number_input", "value": "8"}},
+        "sibsp": {"value": {"type": "number_input", "value": None}},
+        "embarked": {"value": {"type": "static_select", "selected_option": None}},
+        # parch, fare and title missing altogether
+    }
+    assert blocks.form_values(state) == {
+        "pclass": "3",
+        "sex": "female",
+        "age": "8",
+        "sibsp": None,
+        "parch": None,
+        "embarked": None,
+        "fare": None,
+        "title": None,
+    }
+    assert Passenger.create(**blocks.form_values(state)) == Passenger(pclass=3, sex="female", age=8.0)
+
+
+def test_prefilled_form_submitted_unchanged_gives_the_same_passenger() -> None:
+    said = Passenger(
+        pclass=1, sex="female", age=29.5, sibsp=1, parch=2, fare=71.2833, embarked="C", title="Mrs"
+    )
+    view = blocks.survive_modal("C1", said)
+    assert Passenger.create(**blocks.form_values(state_from(view))) == said
+    assert Passenger.create(**blocks.form_values(state_from(blocks.survive_modal("C1")))) == Passenger()
+
+
+@pytest.mark.parametrize("metadata", ["", "not json", "[1, 2]", '"C1"', "{}", '{"other": 1}'])
+def test_channel_from_bad_metadata_is_none(metadata: str) -> None:
+    assert blocks.channel_from_metadata(metadata) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Help, refusals and other replies
+
+
+def test_help_lists_examples_and_commands() -> None:
+    message = blocks.help_blocks()
+    assert_slack_shaped(message)
+    shown = text_of(message)
+    for example in blocks.EXAMPLES:
+        assert f"`/survive {example}`" in shown
+    for command in ("`/survive`", "`/survive model`", "`/survive help`"):
+        assert command in shown
+    assert blocks.help_blocks("Hello")[0] == blocks.section("Hello")
+
+
+@pytest.mark.parametrize("example", blocks.EXAMPLES)
+def test_every_documented_example_is_answerable(example: str) -> None:
+    outcome = understand(example)
+    assert outcome.reply is None and outcome.passenger is not None
+    assert not outcome.passenger.missing()
+
+
+def test_not_understood_quotes_the_text_safely() -> None:
+    message = blocks.not_understood_blocks("hi <@U123> & <!channel> <https://evil.example|click>")
+    assert_slack_shaped(message)
+    intro = message[0]["text"]["text"]
+    assert "“hi &lt;@U123&gt; &amp; &lt;!channel&gt; &lt;https://evil.example|click&gt;”" in intro
+    assert "<@" not in intro and "<!" not in intro and "<http" not in intro
+    assert "Examples" in text_of(message)
+
+
+def test_text_slack_already_escaped_is_not_escaped_twice() -> None:
+    # Slack sends &, < and > in command text as entities.
+    intro = blocks.not_understood_blocks("fish &amp; chips &lt;3")[0]["text"]["text"]
+    assert "“fish &amp; chips &lt;3”" in intro
+
+
+def test_long_text_is_cut_without_breaking_an_entity() -> None:
+    intro = blocks.not_understood_blocks("x" * 198 + "&<" + "y" * 500)[0]["text"]["text"]
+    quoted = intro.split("“")[1].split("”")[0]
+    assert quoted == "x" * 198 + "&amp;…"
+    assert "y" not in quoted
+
+
+def test_refusal_is_plain_and_has_no_probability() -> None:
+    message = blocks.refusal_blocks(["Age must be between 0 and 100 (got 150)."], ["1st class", "male"])
+    assert_slack_shaped(message)
+    shown = text_of(message)
+    assert ":warning: I can't score that:\n• Age must be between 0 and 100 (got 150)." in shown
+    assert "Understood: 1st class · male" in shown
+    assert "/survive help" in shown
+    assert "%" not in shown and "chance" not in shown
+    assert "&lt;b&gt;" in text_of(blocks.refusal_blocks(["got “<b>”"]))
+    assert "Understood" not in text_of(blocks.refusal_blocks(["x"]))
+
+
+def test_missing_offers_the_form_prefilled() -> None:
+    said = Passenger(age=29.0, sibsp=1)
+    message = blocks.missing_blocks(("pclass", "sex"), said, ("age 29", "1 spouse aboard"))
+    assert_slack_shaped(message)
+    assert message[0]["text"]["text"] == ":pencil2: I need your class and sex to answer."
+    assert message[1]["type"] == "context" and "Understood: age 29 · 1 spouse aboard" in text_of(message[1])
+    [button] = actions(message).values()
+    assert button["action_id"] == blocks.OPEN_FORM_ACTION
+    assert blocks.decode_passenger(button["value"]) == said
+    only_sex = blocks.missing_blocks(("sex",), Passenger(pclass=1), ())
+    assert only_sex[0]["text"]["text"] == ":pencil2: I need your sex to answer."
+    assert [b["type"] for b in only_sex] == ["section", "actions"]
+
+
+def test_model_card() -> None:
+    version = ModelVersion(
+        model_name="TITANIC",
+        version="V3",
+        created_at="2026-11-27T14:15:09+00:00",
+        created_by="U_ADMIN",
+        comment="retrained <!channel> & more",
+        metrics={
+            "holdout_accuracy": 0.8324,
+            "holdout_roc_auc": 0.8791,
+            "holdout_brier": 0.1234,
+            "holdout_log_loss": 0.3912,
+            "cv_accuracy": 0.836,
+            "cv_roc_auc": 0.878,
+        },
+        params={"max_depth": 3},
+        data_fingerprint="abc123",
+        info={"n_rows": 891, "n_holdout": 179, "cv": "5-fold x 3"},
+        is_default=True,
+    )
+    message = blocks.model_card_blocks(version, backend="snowflake")
+    assert_slack_shaped(message)
+    shown = text_of(message)
+    assert message[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "Model card", "emoji": True},
+    }
+    assert "*Version*\nTITANIC V3 (default)" in shown
+    assert "2026-11-27 14:15 UTC by U_ADMIN" in shown
+    assert "891 passengers (179 held out)" in shown
+    assert "*Registry*\nsnowflake" in shown
+    assert "accuracy 0.832 · ROC AUC 0.879 · Brier 0.123 · log loss 0.391" in shown
+    assert "*Cross-validation* (5-fold x 3)\naccuracy 0.836 · ROC AUC 0.878" in shown
+    assert "retrained &lt;!channel&gt; &amp; more" in shown and "<!channel>" not in shown
+    assert "`abc123`" in shown
+    assert "XGBoost: depth 3, η ?, ? trees" in shown  # a version recorded before blends
+
+
+def test_model_line_describes_the_blend() -> None:
+    a = {"max_depth": 2, "eta": 0.05, "num_round": 300}
+    b = {"max_depth": 3, "eta": 0.1, "num_round": 300}
+    assert blocks.model_line({"blend": [{"weight": 0.6, **a}, {"weight": 0.4, **b}]}) == (
+        "XGBoost, a blend of 2 search candidates: depth 2, η 0.05, 300 trees (60%) + depth 3, η 0.1, 300 trees (40%)"
+    )
+    assert blocks.model_line({"blend": [{"weight": 1.0, **a}]}) == "XGBoost: depth 2, η 0.05, 300 trees"
+    assert blocks.model_line(a) == "XGBoost: depth 2, η 0.05, 300 trees"
+    assert blocks.model_line({}) == "XGBoost"
+
+
+def test_unavailable_and_failure_say_so_without_details() -> None:
+    unavailable = text_of(blocks.unavailable_blocks())
+    assert "The model is unavailable right now." in unavailable
+    assert "%" not in unavailable
+    failure = text_of(blocks.failure_blocks())
+    assert "Something went wrong on our side" in failure
+    assert "Traceback" not in failure and "Error" not in failure

@@ -1,0 +1,328 @@
+"""`lifeboat` end to end: in-process through `bot.cli.main` (stdout/stderr captured), plus real
+subprocesses for exit codes and tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from bot.cli import main
+from ml.core.passenger import Passenger, title_from_name
+from ml.core.training import TrainConfig
+from ml.io.local_registry import LocalRegistry
+from ml.io.serving import Scorer
+from ml.jobs import train as jobs
+
+# The CLI trains with the default (thorough, ~30 s) recipe; these tests check the plumbing around it.
+TINY_CONFIG = TrainConfig(candidates=1, search_folds=2, search_repeats=1, cv_folds=2, cv_repeats=1)
+
+
+@pytest.fixture
+def quick_training(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_train = jobs.train
+
+    def train(frame: Any, config: TrainConfig | None = None, progress: Any = None) -> Any:
+        return real_train(frame, config or TINY_CONFIG, progress)
+
+    monkeypatch.setattr(jobs, "train", train)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str) -> str:
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert err.startswith("lifeboat: error: ")
+    return err.removeprefix("lifeboat: error: ").strip()
+
+
+def probability(registry: LocalRegistry, **fields: Any) -> float:
+    return Scorer(registry).predict(Passenger.create(**fields)).probability
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry commands
+
+
+def test_train_json_registers_the_first_version(
+    empty_home: Path, quick_training: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "train", "--json")
+    assert code == 0
+    version = json.loads(out)
+    assert version["model_name"] == "TITANIC"
+    assert version["version"] == "V1" and version["is_default"] is True
+    assert {"holdout_accuracy", "holdout_roc_auc", "holdout_brier", "cv_log_loss"} <= set(version["metrics"])
+    assert version["seconds"] > 0
+    assert "… search" in err  # progress goes to stderr, the JSON alone to stdout
+    registry = LocalRegistry(empty_home)
+    assert registry.get_default() == "V1"
+    # The version records the blend it serves and the search that chose it.
+    recorded = registry.get_version("V1")
+    registry.close()
+    blend = recorded.params["blend"]
+    assert blend and sum(member["weight"] for member in blend) == pytest.approx(1.0)
+    search = recorded.info["search"]
+    chosen = [{"weight": row["blend_weight"], **row["params"]} for row in search if row["blend_weight"] > 0]
+    assert blend == chosen
+    assert all(row["log_loss"] > 0 for row in search)
+
+
+def test_models_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models", "--json")
+    assert code == 0
+    listing = json.loads(out)
+    assert set(listing) == {"default", "versions"}
+    assert listing["default"] == "V1"
+    [v1] = listing["versions"]
+    assert v1["version"] == "V1" and v1["is_default"] is True
+    assert 0.5 < v1["metrics"]["holdout_accuracy"] <= 1.0
+    assert v1["comment"] == "fixture model"
+
+
+def test_models_text_and_empty(empty_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "TITANIC has no versions yet. Run `lifeboat train`." in out
+    code, out, _ = run(capsys, "models", "--json")
+    assert json.loads(out) == {"default": None, "versions": []}
+
+
+def test_promote(home: Path, registry: LocalRegistry, capsys: pytest.CaptureFixture[str]) -> None:
+    registry.log_model(
+        registry.load_model("V1"),
+        metrics={},
+        params={},
+        comment="same booster, second version",
+        created_by="tests",
+        data_fingerprint="x",
+    )
+    code, out, _ = run(capsys, "promote", "v2")
+    assert (code, out) == (0, "TITANIC default: V1 → V2\n")
+    assert json.loads(run(capsys, "models", "--json")[1])["default"] == "V2"
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("V9", "TITANIC has no version V9"),
+        ("banana", "“banana” is not a version name (expected V1, V2, ...)"),
+    ],
+)
+def test_promote_unknown_is_one_line_and_exit_1(
+    home: Path, capsys: pytest.CaptureFixture[str], version: str, message: str
+) -> None:
+    code, out, err = run(capsys, "promote", version)
+    assert code == 1 and out == ""
+    assert one_line_error(err) == message
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["no-such-command"])
+    assert exit_.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------
+# predict
+
+
+def test_predict_text_json(home: Path, registry: LocalRegistry, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "predict", "3rd class man, 30", "--json")
+    assert code == 0
+    answer = json.loads(out)
+    expected = probability(registry, pclass=3, sex="male", age=30)
+    assert answer["probability"] == pytest.approx(expected, abs=1e-6)
+    assert answer["percent"] == round(expected * 100)
+    assert answer["version"] == "V1"
+    assert answer["passenger"]["pclass"] == 3 and answer["passenger"]["sex"] == "male"
+    assert answer["passenger"]["age"] == 30.0
+    assert {r["attribute"] for r in answer["reasons"]} >= {"pclass", "sex", "age"}
+    assert any("fare" in a for a in answer["assumptions"])
+
+
+def test_predict_with_flags_matches_the_same_passenger_in_words(
+    home: Path, registry: LocalRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "predict", "--class", "1", "--sex", "female", "--age", "29", "--sibsp", "1")
+    assert code == 0
+    expected = probability(registry, pclass=1, sex="female", age=29, sibsp=1)
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{round(expected * 100)}% — You would")
+    assert "Why:" in out and "Model: TITANIC V1" in out
+    words = run(capsys, "predict", "1st class woman, 29, travelling with my husband", "--json")[1]
+    assert json.loads(words)["probability"] == pytest.approx(expected, abs=1e-6)
+    # Flags complete or override the text.
+    mixed = json.loads(run(capsys, "predict", "3rd class man", "--age", "40", "--port", "Q", "--json")[1])
+    assert mixed["passenger"]["age"] == 40.0 and mixed["passenger"]["embarked"] == "Q"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["1st class man age 150"], "Age must be between 0 and 100 (got 150)."),
+        (["1st class man, a woman"], "You said both “man” and “woman”."),
+        (["age 30"], "Please give the class."),
+        (["--class", "4", "--sex", "female"], "Class must be 1st, 2nd or 3rd."),
+    ],
+)
+def test_predict_refuses_bad_input_in_one_line(
+    home: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, "predict", *argv)
+    assert code == 1 and out == ""
+    assert message in one_line_error(err)
+
+
+def test_predict_on_an_empty_home_trains_the_first_version_and_says_so(
+    empty_home: Path, quick_training: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "predict", "2nd class woman, 40")
+    assert code == 0
+    assert "No model is registered yet: training the first version" in err
+    assert "Registered TITANIC V1 (now the default)." in err
+    assert "% — You would" in out and "Model: TITANIC V1" in out
+    code, out, err = run(capsys, "predict", "2nd class woman, 40")  # the second time, no training
+    assert code == 0 and err == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# score
+
+
+def test_score_csv_keeps_every_column_and_matches_single_predictions(
+    home: Path, registry: LocalRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    target = tmp_path / "out.csv"
+    rows = pd.DataFrame(
+        {
+            "passenger_id": [101, 102, 103, 104],
+            "note": ["a", "b", "c", "d"],
+            "Name": ["Smith, Mrs. Jane", "Jones, Mr. Tom", "Brown, Master. Tim", "Grey, Miss. Ann"],
+            "Pclass": [1, 3, 2, 3],
+            "Sex": ["female", "male", "male", "female"],
+            "Age": [29, 30, 4, None],
+            "SibSp": [1, 0, 1, 0],
+            "Parch": [0, 0, 2, 0],
+            "Fare": [84.15, 8.05, None, 7.75],
+            "Embarked": ["S", "S", "C", "Q"],
+            "survived": [1, 0, 1, 1],  # ignored: scoring never reads the outcome
+        }
+    )
+    rows.to_csv(source, index=False)
+    code, out, _ = run(capsys, "score", str(source), "-o", str(target))
+    assert code == 0
+    assert out == f"Scored 4 passengers with TITANIC V1 → {target}\n"
+
+    scored = pd.read_csv(target)
+    assert list(scored.columns) == [*rows.columns, "survival_probability"]
+    pd.testing.assert_frame_equal(scored[rows.columns], pd.read_csv(source))
+    for record, p in zip(rows.to_dict("records"), scored["survival_probability"], strict=True):
+        single = probability(
+            registry,
+            pclass=record["Pclass"],
+            sex=record["Sex"],
+            age=record["Age"],
+            sibsp=record["SibSp"],
+            parch=record["Parch"],
+            fare=record["Fare"],
+            embarked=record["Embarked"],
+            title=title_from_name(record["Name"]),
+        )
+        assert p == pytest.approx(single, abs=1e-6)
+
+    flipped = rows.assign(survived=[0, 1, 0, 0])
+    flipped.to_csv(source, index=False)
+    assert run(capsys, "score", str(source), "-o", str(target))[0] == 0
+    assert list(pd.read_csv(target)["survival_probability"]) == list(scored["survival_probability"])
+
+
+def test_score_errors_are_one_line(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "score", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out.csv"))
+    assert code == 1 and "no such file" in one_line_error(err)
+    code, _, err = run(capsys, "score", str(tmp_path / "in.csv"))
+    assert code == 1 and "usage: lifeboat score IN.csv -o OUT.csv" in one_line_error(err)
+
+
+# ---------------------------------------------------------------------------------------------
+# Real processes: exit codes and tracebacks
+
+
+def start(*argv: str, home: Path, module: bool = False) -> subprocess.Popen[str]:
+    """`lifeboat ARGV` as a real process (the installed script, or `python -m bot.cli`)."""
+    script = Path(sys.executable).with_name("lifeboat")
+    command = [sys.executable, "-m", "bot.cli"] if module or not script.exists() else [str(script)]
+    return subprocess.Popen(
+        [*command, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LIFEBOAT_HOME": str(home)},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def test_process_exit_codes_and_debug_traceback(home: Path) -> None:
+    # Started together: each pays the interpreter + xgboost import once, in parallel.
+    ok = start("predict", "3rd class man, 30", "--json", home=home)
+    failed = start("promote", "V9", home=home)
+    debug = start("--debug", "promote", "V9", home=home, module=True)
+    results = {
+        name: (p, *p.communicate(timeout=60))
+        for name, p in (("ok", ok), ("failed", failed), ("debug", debug))
+    }
+
+    process, out, err = results["ok"]
+    assert process.returncode == 0, err
+    assert json.loads(out)["version"] == "V1"
+
+    process, out, err = results["failed"]
+    assert process.returncode == 1
+    assert out == ""
+    assert err == "lifeboat: error: TITANIC has no version V9\n"
+
+    process, out, err = results["debug"]
+    assert process.returncode == 1
+    assert "Traceback (most recent call last)" in err
+    assert "UnknownVersionError: TITANIC has no version V9" in err
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "missing"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, ["run"], "SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"},
+            ["run", "--http"],
+            "SLACK_SIGNING_SECRET",
+        ),
+        ({"SLACK_SIGNING_SECRET": "s"}, ["run"], "SLACK_BOT_TOKEN"),
+    ],
+)
+def test_run_with_incomplete_slack_settings_says_what_is_missing(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    args: list[str],
+    missing: str,
+) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lifeboat: error: to connect to Slack, also set") and missing in err

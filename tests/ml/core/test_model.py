@@ -1,0 +1,307 @@
+"""ml.core.model: one scoring path for a passenger and for a batch (bit-identical), SHAP reasons that
+add up to the margin, persistence, refusal of invalid rows, and a sanity check of the model."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from ml.core.features import (
+    FIRST_FEATURE_NAMES,
+    REASONS,
+    FeatureSpec,
+    columns_from_frame,
+    columns_from_passengers,
+    reason_columns,
+)
+from ml.core.model import InvalidRowsError, Prediction, Reason, SurvivalModel
+from ml.core.passenger import Passenger, PassengerError
+from ml.core.training import fit_model
+from ml.core.treeshap import TreeExplainer
+from ml.io.artifacts import load_model, save_model
+from ml.io.data import load_csv
+from ml.io.local_registry import LocalRegistry
+from ml.io.serving import Scorer
+from tests.support.models import passengers_of
+
+SAMPLE = 200
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return load_csv()
+
+
+@pytest.fixture(scope="module")
+def model(trained_home_template: Path) -> SurvivalModel:
+    """The fixture version V1, read straight from its files."""
+    return load_model(trained_home_template / "models" / "TITANIC" / "V1")
+
+
+# People with gaps in what they said, so imputation runs on both paths.
+PARTIAL = [
+    Passenger.create(pclass=1, sex="female"),
+    Passenger.create(pclass=3, sex="male"),
+    Passenger.create(pclass=2, sex="male", age=2),
+    Passenger.create(pclass=3, sex="female", sibsp=1, fare=15.5),
+    Passenger.create(pclass=1, sex="male", title="Rare", embarked="C"),
+    Passenger.create(pclass=2, sex="female", age=65, parch=3, embarked="Q"),
+    Passenger.create(
+        pclass=3, sex="male", age=0.5, sibsp=4, parch=2, fare=39.69, embarked="S", title="Master"
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# One path: single and batch give identical probabilities
+
+
+def test_single_and_batch_are_bit_identical(
+    model: SurvivalModel, frame: pd.DataFrame, registry: LocalRegistry
+) -> None:
+    sample = frame.iloc[:SAMPLE]
+    batch = model.predict_frame(sample)
+    people = passengers_of(sample)
+    explained = np.array([model.explain(p).probability for p in people])
+    scorer = Scorer(registry, refresh_seconds=3600)
+    served = np.array([scorer.predict(p).probability for p in people])
+    # Exact equality: the same matrix goes through the same booster call and the same sigmoid.
+    np.testing.assert_array_equal(explained, batch)
+    np.testing.assert_array_equal(served, batch)
+    np.testing.assert_array_equal(model.predict_proba(columns_from_passengers(people)), batch)
+    np.testing.assert_array_equal(scorer.score_frame(sample), batch)
+    assert len(np.unique(batch)) > 50  # a real spread of answers, not one constant
+
+
+def test_single_and_batch_agree_on_partial_descriptions(model: SurvivalModel) -> None:
+    batch = model.predict_frame(pd.DataFrame([p.to_dict() for p in PARTIAL]))
+    single = np.array([model.explain(p).probability for p in PARTIAL])
+    np.testing.assert_array_equal(single, batch)
+
+
+def test_row_position_in_a_batch_does_not_matter(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    sample = frame.iloc[:SAMPLE]
+    forward = model.predict_frame(sample)
+    backward = model.predict_frame(sample.iloc[::-1])
+    np.testing.assert_array_equal(forward, backward[::-1])
+    np.testing.assert_array_equal(model.predict_frame(sample.iloc[[7]]), forward[[7]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Reasons: SHAP values per attribute
+
+
+@pytest.mark.parametrize("index", range(len(PARTIAL)))
+def test_reasons_and_baseline_add_up_to_the_margin(model: SurvivalModel, index: int) -> None:
+    prediction = model.explain(PARTIAL[index])
+    total = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
+    assert total == pytest.approx(math.log(prediction.probability / (1 - prediction.probability)), abs=1e-5)
+
+
+def test_reasons_add_up_for_many_people(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    for person in passengers_of(frame.iloc[:SAMPLE:4]):
+        prediction = model.explain(person)
+        margin = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
+        assert margin == pytest.approx(
+            math.log(prediction.probability / (1 - prediction.probability)), abs=1e-5
+        )
+
+
+def test_one_reason_per_attribute_largest_first(model: SurvivalModel) -> None:
+    prediction = model.explain(Passenger.create(pclass=1, sex="female", age=29, sibsp=1))
+    assert len(prediction.reasons) == 7  # what a person recognises, not the 13 encoded columns
+    assert {r.attribute for r in prediction.reasons} == set(REASONS)
+    sizes = [abs(r.logit) for r in prediction.reasons]
+    assert sizes == sorted(sizes, reverse=True)
+    assert prediction.top_reasons(3) == prediction.reasons[:3]
+    texts = {r.attribute: r.text for r in prediction.reasons}
+    assert texts["sex"] == "Being a woman"
+    assert texts["pclass"] == "Travelling 1st class"
+    assert texts["family"] == "Travelling with 1 family member"  # given (parents/children assumed 0)
+    # Left out, so imputed: the fare for two, the title from the rest; said so in the reason itself.
+    assert texts["fare"].startswith("A £") and texts["fare"].endswith("a head (assumed)")
+    assert texts["title"] == "Travelling as “Mrs” (assumed)"
+    assert texts["age"] == "Age 29" and not texts["pclass"].endswith("(assumed)")
+    given = model.explain(
+        Passenger.create(pclass=1, sex="female", age=29, sibsp=1, parch=0, fare=80, embarked="C", title="Mrs")
+    )
+    assert not any(r.text.endswith("(assumed)") for r in given.reasons)
+    alone = {r.attribute: r.text for r in model.explain(Passenger.create(pclass=3, sex="male")).reasons}
+    assert alone["family"] == "Travelling without family (assumed)"
+
+
+def test_one_hot_columns_are_summed_into_their_attribute(model: SurvivalModel) -> None:
+    person = Passenger.create(pclass=2, sex="male", age=40, embarked="Q", title="Rare")
+    matrix = model.spec.transform(columns_from_passengers([person]))
+    contribs = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)[0]
+    reasons = {r.attribute: r.logit for r in model.explain(person).reasons}
+    for attribute, columns in reason_columns(model.spec.feature_names).items():
+        assert reasons[attribute] == pytest.approx(sum(contribs[i] for i in columns), abs=1e-5)
+    assert model.explain(person).baseline_logit == pytest.approx(contribs[-1], abs=1e-6)
+
+
+def test_reasons_are_xgboosts_shap_values(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    """ml.core.treeshap reproduces xgboost's pred_contribs (without a DMatrix), row by row."""
+    matrix = model.spec.transform(columns_from_frame(frame))
+    expected = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)
+    ours = np.array([model.contributions(matrix[i : i + 1]) for i in range(len(matrix))])
+    np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("max_depth", [1, 3, 5])
+def test_treeshap_on_other_tree_shapes(frame: pd.DataFrame, max_depth: int) -> None:
+    columns = columns_from_frame(frame)
+    params = {"max_depth": max_depth, "eta": 0.1, "num_round": 60, "min_child_weight": 1}
+    model = fit_model(
+        columns,
+        frame["survived"].to_numpy(),
+        params | {"subsample": 0.8, "colsample_bytree": 0.8},
+        seed=3,
+        nthread=1,
+    )
+    matrix = model.spec.transform(columns)[:300]
+    matrix[::7, 2] = np.nan  # missing values take each split's default branch
+    expected = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)
+    explainer = TreeExplainer.from_booster(model.booster)
+    ours = np.array([explainer.contributions(row) for row in matrix])
+    np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+
+
+def test_models_treeshap_cannot_read_fall_back_to_xgboost(
+    model: SurvivalModel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    save_model(model, tmp_path / "copy")
+    fresh = load_model(tmp_path / "copy")
+
+    def unsupported(booster: xgb.Booster) -> TreeExplainer:
+        raise ValueError("TreeExplainer supports trees up to depth 8, not 12")
+
+    monkeypatch.setattr(TreeExplainer, "from_booster", unsupported)
+    person = PARTIAL[4]
+    fallback = fresh.explain(person)
+    assert fallback.probability == model.explain(person).probability
+    expected = {r.attribute: r.logit for r in model.explain(person).reasons}
+    assert {r.attribute: r.logit for r in fallback.reasons} == pytest.approx(expected, abs=1e-5)
+
+
+def test_explain_reports_the_completed_passenger_and_assumptions(model: SurvivalModel) -> None:
+    prediction = model.explain(Passenger.create(pclass=3, sex="male", age=30), version="V1")
+    completed = prediction.passenger
+    assert (completed.pclass, completed.sex, completed.age, completed.title) == (3, "male", 30.0, "Mr")
+    assert completed.fare == (model.spec.fare_per_person_by_class or {})[3] and completed.embarked == "S"
+    assert (completed.sibsp, completed.parch) == (0, 0)
+    assert prediction.assumptions[0] == "title Mr"
+    assert "travelling without family" in prediction.assumptions
+    assert prediction.version == "V1"
+
+
+def test_explain_needs_class_and_sex(model: SurvivalModel) -> None:
+    with pytest.raises(PassengerError) as caught:
+        model.explain(Passenger(sex="female"))
+    assert caught.value.errors == {"pclass": "Please give the class."}
+
+
+def test_prediction_presentation() -> None:
+    reason = Reason("sex", "Being a woman", 1.2)
+    prediction = Prediction(0.734, (reason,), ("title Mrs",), -0.4, Passenger(pclass=1, sex="female"), "V2")
+    assert prediction.percent == 73 and reason.helped
+    assert prediction.verdict == "You would very likely have survived."
+    data = prediction.to_dict()
+    assert data["reasons"] == [{"attribute": "sex", "text": "Being a woman", "logit": 1.2}]
+    assert data["version"] == "V2" and data["passenger"]["pclass"] == 1
+    verdicts = [Prediction(p, (), (), 0.0, Passenger()).verdict for p in (0.7, 0.5, 0.3, 0.29)]
+    assert verdicts == [
+        "You would very likely have survived.",
+        "You would probably have survived.",
+        "You would probably not have survived.",
+        "You would very likely not have survived.",
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Persistence
+
+
+def test_save_and_load_round_trip(model: SurvivalModel, frame: pd.DataFrame, tmp_path: Path) -> None:
+    save_model(model, tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["booster.ubj", "features.json"]
+    loaded = load_model(tmp_path / "copy")
+    assert loaded.spec == model.spec and loaded.params == model.params
+    np.testing.assert_array_equal(loaded.predict_frame(frame), model.predict_frame(frame))
+    person = PARTIAL[3]
+    assert loaded.explain(person) == model.explain(person)
+
+
+def test_a_version_with_the_first_encoding_still_loads_and_explains(
+    frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Versions registered before family size and fare per person keep serving after an upgrade:
+    a version records its column names, and the first encoding's columns are still defined."""
+    columns, y = columns_from_frame(frame), frame["survived"].to_numpy()
+    spec = FeatureSpec.from_json(
+        {**FeatureSpec.fit(columns).to_json(), "feature_names": list(FIRST_FEATURE_NAMES)}
+    )
+    matrix = spec.transform(columns)
+    assert matrix.shape == (len(frame), len(FIRST_FEATURE_NAMES))
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 2, "seed": 1}, xgb.DMatrix(matrix, label=y), 50
+    )
+    save_model(SurvivalModel(booster, spec), tmp_path / "v1")
+    old = load_model(tmp_path / "v1")
+    assert len(old.spec.feature_names) == 14
+    np.testing.assert_allclose(old.predict_frame(frame), booster.predict(xgb.DMatrix(matrix)), atol=1e-6)
+    prediction = old.explain(Passenger.create(pclass=3, sex="male", age=30, sibsp=1, parch=2))
+    assert {r.attribute for r in prediction.reasons} == set(REASONS)  # sibsp + parch -> family
+    assert (
+        dict((r.attribute, r.text) for r in prediction.reasons)["family"]
+        == "Travelling with 3 family members"
+    )
+    margin = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
+    assert margin == pytest.approx(math.log(prediction.probability / (1 - prediction.probability)), abs=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Invalid rows
+
+
+def test_predict_frame_refuses_invalid_rows_naming_them(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    bad = frame.iloc[:10].copy()
+    bad.loc[bad.index[2], "pclass"] = 4
+    bad.loc[bad.index[6], "age"] = 130
+    with pytest.raises(InvalidRowsError) as caught:
+        model.predict_frame(bad)
+    assert str(caught.value) == (
+        "2 row(s) cannot be scored: row 3: class must be 1, 2 or 3; row 7: age must be between 0 and 100"
+    )
+    assert caught.value.problems == [(2, "class must be 1, 2 or 3"), (6, "age must be between 0 and 100")]
+
+
+def test_many_invalid_rows_are_summarised(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    with pytest.raises(InvalidRowsError, match=r"^9 row\(s\) cannot be scored: row 1: sex .*\(and 4 more\)$"):
+        model.predict_frame(frame.iloc[:9].assign(sex="unknown"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Sanity
+
+
+def test_women_in_first_class_fare_better_than_men_in_third(model: SurvivalModel) -> None:
+    women = [
+        model.explain(Passenger.create(pclass=1, sex="female", age=age)).probability for age in (8, 30, 60)
+    ]
+    men = [model.explain(Passenger.create(pclass=3, sex="male", age=age)).probability for age in (20, 30, 60)]
+    assert min(women) > 0.8 and max(men) < 0.4
+    assert min(women) > max(men)
+    woman = model.explain(Passenger.create(pclass=1, sex="female", age=30))
+    man = model.explain(Passenger.create(pclass=3, sex="male", age=30))
+    assert (
+        {r.attribute: r.logit for r in woman.reasons}["sex"]
+        > 0
+        > {r.attribute: r.logit for r in man.reasons}["sex"]
+    )
+    assert math.isclose(woman.baseline_logit, man.baseline_logit)

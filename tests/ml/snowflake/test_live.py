@@ -1,0 +1,298 @@
+"""Against a real Snowflake account: what Snowpark's local testing mode cannot show.
+
+Skipped unless LIFEBOAT_SNOWFLAKE_TEST_CONNECTION names a connections.toml entry. Everything is
+created under unique names (a model LIFEBOAT_TEST_xxxx, tables TITANIC_TEST_xxxx, SCORED_xxxx) in
+LIFEBOAT_SNOWFLAKE_DATABASE/SCHEMA (default LIFEBOAT.PUBLIC) and dropped at the end. The role
+needs the privileges listed in the README's Snowflake section. Tests run in file order and build
+on each other (V1, then V2, then V3 trained in the warehouse, then a retraining run's version).
+The retraining tables (LIFEBOAT_RUNS, LIFEBOAT_LOCKS) are shared by every model in the schema: only
+the test model's rows are deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ml.config import MLSettings
+from ml.core.passenger import Passenger
+from ml.core.training import TrainConfig, train
+from ml.io.data import load_csv
+
+LIVE = os.environ.get("LIFEBOAT_SNOWFLAKE_TEST_CONNECTION", "").strip()
+pytestmark = [
+    pytest.mark.snowflake,
+    pytest.mark.skipif(
+        not LIVE,
+        reason="set LIFEBOAT_SNOWFLAKE_TEST_CONNECTION to a connections.toml entry to run live Snowflake tests",
+    ),
+]
+SUFFIX = uuid.uuid4().hex[:8].upper()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> MLSettings:
+    return MLSettings(
+        backend="snowflake",
+        home=tmp_path_factory.mktemp("live-home"),
+        model_name=f"LIFEBOAT_TEST_{SUFFIX}",
+        snowflake_connection=LIVE,
+        snowflake_database=os.environ.get("LIFEBOAT_SNOWFLAKE_DATABASE", "LIFEBOAT").upper(),
+        snowflake_schema=os.environ.get("LIFEBOAT_SNOWFLAKE_SCHEMA", "PUBLIC").upper(),
+        snowflake_table=f"TITANIC_TEST_{SUFFIX}",
+        snowflake_warehouse=os.environ.get("LIFEBOAT_SNOWFLAKE_WAREHOUSE", "").upper(),
+        search_candidates=2,
+        search_repeats=1,
+        cv_repeats=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def registry(settings: MLSettings) -> Iterator[Any]:
+    from ml.snowflake.registry import SnowflakeRegistry
+
+    reg = SnowflakeRegistry.from_settings(settings)
+    yield reg
+    _cleanup(reg, settings)
+    reg.close()
+
+
+def _cleanup(reg: Any, settings: MLSettings) -> None:
+    from snowflake.snowpark.functions import col
+
+    from ml.snowflake import identifiers, objects
+
+    session = reg.session
+    with contextlib.suppress(Exception):  # not created if an early test failed
+        reg.store.registry.delete_model(settings.model_name)
+    for table in (settings.snowflake_table, f"SCORED_{SUFFIX}"):
+        session.sql(f"DROP TABLE IF EXISTS {identifiers.in_schema(settings, table)}").collect()
+    session.table(objects.audit_table(settings)).delete(col("MODEL_NAME") == settings.model_name)
+    _delete_runs(session, settings)
+
+
+def _delete_runs(session: Any, settings: MLSettings) -> None:
+    """The test model's retraining runs, lock and progress rows (the tables stay: shared)."""
+    from snowflake.snowpark.functions import col
+
+    from ml.snowflake import objects
+    from ml.snowflake.runs import lock_name
+
+    with contextlib.suppress(Exception):  # not created if no retraining test ran
+        runs = session.table(objects.runs_table(settings))
+        ids = [row["ID"] for row in runs.filter(col("MODEL_NAME") == settings.model_name).collect()]
+        runs.delete(col("MODEL_NAME") == settings.model_name)
+        session.table(objects.locks_table(settings)).delete(col("NAME") == lock_name(settings))
+        if ids:
+            session.table(objects.progress_table(settings)).delete(col("RUN_ID").isin(ids))
+
+
+def local_model() -> Any:
+    from tests.support.models import fitted_model
+
+    return fitted_model()
+
+
+def test_load_data(settings: MLSettings, registry: Any) -> None:
+    from ml.snowflake.data import load_data, read_passengers
+
+    assert load_data(settings, None, replace=False) == 891
+    back = read_passengers(registry.session, settings)
+    assert back["name"].tolist() == load_csv()["name"].tolist()
+
+
+def test_log_model_first_version_is_default_and_loads_back(registry: Any) -> None:
+    version = registry.log_model(
+        local_model(),
+        metrics={"holdout_log_loss": 0.4},
+        params={"max_depth": 2},
+        comment="live test V1",
+        created_by="tests",
+        data_fingerprint="sha256:test",
+        info={"live": True},
+    )
+    assert (version.version, version.is_default, version.created_by) == ("V1", True, "tests")
+    assert registry.default_token() == "V1"
+    frame = load_csv()
+    np.testing.assert_array_equal(
+        registry.load_model("V1").predict_frame(frame), local_model().predict_frame(frame)
+    )
+
+
+def test_mv_run_equals_local_scoring(registry: Any) -> None:
+    from ml.io.serving import Scorer
+    from ml.snowflake.scoring import WarehouseScorer
+
+    warehouse, local = WarehouseScorer(registry, fallback=False), Scorer(registry)
+    frame = load_csv()
+    np.testing.assert_allclose(warehouse.score_frame(frame), local.score_frame(frame), rtol=0, atol=1e-9)
+    passenger = Passenger.create(pclass=2, sex="female", age=30, sibsp=1)
+    assert warehouse.predict(passenger).probability == pytest.approx(
+        local.predict(passenger).probability, abs=1e-9
+    )
+    assert warehouse.fallbacks == 0
+
+
+def test_sql_model_function_equals_local_scoring(settings: MLSettings, registry: Any) -> None:
+    from ml.snowflake.data import ROW_COLUMN
+    from ml.snowflake.sql import scoring_sql
+
+    scored = registry.session.sql(scoring_sql(settings)).to_pandas().sort_values(ROW_COLUMN)
+    np.testing.assert_allclose(
+        scored["SURVIVAL_PROBABILITY"].to_numpy(dtype=float),
+        local_model().predict_frame(load_csv()),
+        atol=1e-9,
+    )
+    pinned = registry.session.sql(scoring_sql(settings, "V1")).to_pandas().sort_values(ROW_COLUMN)
+    np.testing.assert_allclose(pinned["SURVIVAL_PROBABILITY"], scored["SURVIVAL_PROBABILITY"], atol=0)
+
+
+def test_score_table_in_the_warehouse(settings: MLSettings, registry: Any) -> None:
+    from ml.snowflake.data import ROW_COLUMN, TableExistsError
+    from ml.snowflake.scoring import score_table
+
+    into = f"SCORED_{SUFFIX}"
+    assert score_table(settings, settings.snowflake_table, into) == 891
+    scored = registry.session.table(f"{settings.snowflake_database}.{settings.snowflake_schema}.{into}")
+    values = scored.sort(ROW_COLUMN).to_pandas()["SURVIVAL_PROBABILITY"].to_numpy(dtype=float)
+    np.testing.assert_allclose(values, local_model().predict_frame(load_csv()), atol=1e-9)
+    with pytest.raises(TableExistsError):
+        score_table(settings, settings.snowflake_table, into)
+
+
+def test_set_default_moves_what_serves(registry: Any) -> None:
+    v2 = registry.log_model(
+        local_model(),
+        metrics={"holdout_log_loss": 0.39},
+        params={},
+        comment="live test V2",
+        created_by="tests",
+        data_fingerprint="sha256:test",
+    )
+    assert (v2.version, v2.is_default) == ("V2", False)
+    assert registry.set_default("V2", actor="tests") == "V1"
+    assert registry.default_token() == "V2"
+    assert [e.action for e in registry.history(3)][:2] == ["promote", "register"]
+    assert registry.previous_default() == "V1"
+
+
+def test_train_in_the_warehouse(settings: MLSettings, registry: Any) -> None:
+    from ml.snowflake.train import train_in_warehouse
+
+    steps: list[str] = []
+    version = train_in_warehouse(settings, "tests", "live test: trained in the warehouse", steps.append)
+    assert version.version == "V3" and not version.is_default
+    assert steps[0] == "load data" and "register" in steps and steps[-1] == "done"
+    local = train(load_csv(), TrainConfig.from_settings(settings))
+    assert version.data_fingerprint == local.data_fingerprint
+    assert version.info["holdout_fingerprint"] == local.holdout_fingerprint
+    # Same recipe and rows; the warehouse's xgboost may be another version, so allow a little.
+    for name, value in local.metrics().items():
+        assert version.metrics[name] == pytest.approx(value, abs=0.02), name
+
+
+def _replica(settings: MLSettings) -> Any:
+    """A run store on a session of its own, as each bot replica has."""
+    from ml.snowflake.runs import SessionSql, SnowflakeRunStore
+    from ml.snowflake.session import open_session
+
+    return SnowflakeRunStore(SessionSql(connect=lambda: open_session(settings)), settings)
+
+
+def test_replicas_racing_for_the_retraining_lock_get_exactly_one(settings: MLSettings, registry: Any) -> None:
+    from ml.io.runs import FAILED, SUCCEEDED, Acquired, Busy
+    from ml.jobs.retrain import STEPS
+
+    replicas = [_replica(settings) for _ in range(3)]
+    try:
+        for store in replicas:  # log in first, so the race is between transactions, not logins
+            store.recent(1)
+        barrier = threading.Barrier(len(replicas))
+        results: list[Any] = []
+
+        def start(store: Any) -> None:
+            barrier.wait()
+            results.append(store.start("tests", len(STEPS)))
+
+        threads = [threading.Thread(target=start, args=(store,)) for store in replicas]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        won = [r for r in results if isinstance(r, Acquired)]
+        assert len(won) == 1, results
+        winner = won[0].run.id
+        assert all(r.run.id == winner for r in results if isinstance(r, Busy))
+        assert all(store.current().id == winner for store in replicas)
+        assert replicas[2].heartbeat(winner)  # the lease is the run's, renewable from any session
+        replicas[1].finish(winner, status=SUCCEEDED, decision="race test")
+        assert all(store.current() is None for store in replicas)
+
+        # A replica that stops heart-beating loses its lease to another (server time).
+        first = replicas[0].start("tests", len(STEPS), lease=2.0)
+        assert isinstance(first, Acquired)
+        assert isinstance(replicas[1].start("tests", len(STEPS)), Busy)
+        time.sleep(3.0)
+        second = replicas[1].start("tests", len(STEPS))
+        assert isinstance(second, Acquired)
+        dead = replicas[2].get(first.run.id)
+        assert dead.status == FAILED and "stopped responding" in dead.error
+        replicas[1].finish(second.run.id, status=SUCCEEDED, decision="race test")
+    finally:
+        for store in replicas:
+            store.close()
+
+
+def test_a_retraining_run_in_the_warehouse(settings: MLSettings, registry: Any) -> None:
+    """RetrainService on the Snowflake backend: lock and run record in LIFEBOAT_RUNS/LOCKS, the
+    steps in the LIFEBOAT_RETRAIN procedure, polled; the champion is the current default."""
+    from ml.backend import open_backend
+    from ml.jobs.retrain import STEPS
+    from ml.snowflake.runs import SnowflakeRunStore
+
+    service = open_backend(settings, registry=registry).retraining()
+    assert isinstance(service.store, SnowflakeRunStore) and service.work is not None
+    champion = registry.get_default()
+    before = {v.version for v in registry.list_versions()}
+    seen: list[str] = []
+    outcome = service.run_blocking("tests", progress=seen.append)
+    assert outcome.ok, outcome.summary()
+    run = outcome.run
+    assert seen == list(STEPS) and run.step_index == len(STEPS)
+    assert run.version not in before
+    version = registry.get_version(run.version)
+    assert version.info["run_id"] == run.id and version.info["decision"]["reason"] == run.decision
+    assert version.info["decision"]["champion_version"] == champion
+    assert (registry.get_default() == run.version) == bool(run.promoted)
+    event = registry.history(1)[0]
+    assert (event.action, event.to_version, event.details["run_id"]) == ("retrain", run.version, run.id)
+    assert service.store.current() is None
+    assert service.store.recent(1)[0].id == run.id
+    # Another replica sees the same history.
+    other = _replica(settings)
+    try:
+        assert other.get(run.id) == service.store.get(run.id)
+    finally:
+        other.close()
+
+
+def test_a_missing_database_is_named(settings: MLSettings) -> None:
+    from ml.snowflake.errors import SnowflakeUnavailable
+    from ml.snowflake.session import open_session
+
+    with pytest.raises(SnowflakeUnavailable, match="does not exist"):
+        open_session(replace(settings, snowflake_database=f"NO_SUCH_DB_{SUFFIX}"))
+
+
+def test_cache_dir_is_under_lifeboat_home(settings: MLSettings, registry: Any) -> None:
+    assert Path(registry.cache_dir).is_relative_to(Path(settings.home))
