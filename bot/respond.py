@@ -70,7 +70,7 @@ class PooledRespond(Respond):
         super().__init__(response_url=response_url)
         self.poster = poster
 
-    def __call__(  # type: ignore[override]  # the same signature, with modern annotations
+    def __call__(  # the same signature as Respond's, with modern annotations
         self,
         text: str | dict[str, Any] = "",
         blocks: Sequence[Any] | None = None,

@@ -25,10 +25,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+# Request headers: http.server's Message, or a plain mapping in tests.
+Headers = Mapping[str, str] | Message
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,14 @@ class _Fault:
     status: int
     error: str
     headers: dict[str, str]
+
+
+class _InjectedFault(SlackError):
+    """A fault queued by a test: Slack's error answered with the fault's HTTP status."""
+
+    def __init__(self, fault: _Fault) -> None:
+        super().__init__(fault.error)
+        self.status = fault.status
 
 
 @dataclass
@@ -489,49 +501,51 @@ class FakeSlackWebAPI:
     # ------------------------------------------------------------------ request plumbing
 
     def _handle_api(
-        self, method: str, query: str, body: bytes, headers: Mapping[str, str]
+        self, method: str, query: str, body: bytes, headers: Headers
     ) -> tuple[int, JsonDict, dict[str, str]]:
         now = time.time()
         if self.latency > 0:
             time.sleep(self.latency)
         extra_headers = {"x-oauth-scopes": DEFAULT_SCOPES}
-        token: str | None = None
         try:
             args = _parse_args(query, body, headers.get("Content-Type", ""))
-            token = args.pop("token", None)
-            auth = headers.get("Authorization", "")
-            if auth.lower().startswith("bearer "):
-                token = auth[len("bearer ") :].strip()
-            parse_error = None
+            token, parse_error = _token(args, headers), None
         except ValueError as exc:
-            args, parse_error = {}, str(exc)
-
+            args, token, parse_error = {}, None, str(exc)
         with self._lock:
             status = 200
             try:
                 if parse_error is not None:
                     raise SlackError(parse_error)
-                if method != "api.test":
-                    if not token:
-                        raise SlackError("not_authed")
-                    if self.token is not None and token != self.token:
-                        raise SlackError("invalid_auth")
-                queue = self._faults.get(method)
-                if queue:
-                    fault = queue.popleft()
-                    status = fault.status
-                    extra_headers.update(fault.headers)
-                    raise SlackError(fault.error)
+                self._authenticate(method, token)
+                self._inject_fault(method, extra_headers)
                 impl = self._methods.get(method)
                 if impl is None:
                     raise SlackError("unknown_method")
                 response = {"ok": True, **impl(args)}
             except SlackError as err:
+                status = err.status if isinstance(err, _InjectedFault) else 200
                 response = {"ok": False, "error": err.error, **err.extra}
             self._record(Call(method, args, now, status, response))
         return status, response, extra_headers
 
-    def _handle_response_url(self, rid: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, str]:
+    def _authenticate(self, method: str, token: str | None) -> None:
+        if method == "api.test":
+            return
+        if not token:
+            raise SlackError("not_authed")
+        if self.token is not None and token != self.token:
+            raise SlackError("invalid_auth")
+
+    def _inject_fault(self, method: str, headers: dict[str, str]) -> None:
+        """A queued fault for `method` is raised as its error (with its status and headers)."""
+        queue = self._faults.get(method)
+        if queue:
+            fault = queue.popleft()
+            headers.update(fault.headers)
+            raise _InjectedFault(fault)
+
+    def _handle_response_url(self, rid: str, body: bytes, headers: Headers) -> tuple[int, str]:
         now = time.time()
         url = f"{self.url}response/{rid}"
         try:
@@ -682,7 +696,7 @@ class FakeSlackWebAPI:
     def _api_test(self, args: JsonDict) -> JsonDict:
         return {"args": args} if args else {}
 
-    def _auth_test(self, args: JsonDict) -> JsonDict:
+    def _auth_test(self, _args: JsonDict) -> JsonDict:
         return {
             "url": f"https://{self.team_domain}.slack.com/",
             "team": self.team_domain.title(),
@@ -776,7 +790,7 @@ class FakeSlackWebAPI:
         info = self.users.get(user_id) if isinstance(user_id, str) else None
         if info is None:
             raise SlackError("user_not_found")
-        name = info.get("name", user_id.lower())
+        name = info.get("name", str(user_id).lower())
         real_name = info.get("real_name", name)
         user = {
             "id": user_id,
@@ -846,6 +860,15 @@ def _is_user_id(value: str) -> bool:
     return value[:1] in {"U", "W"}
 
 
+def _token(args: JsonDict, headers: Headers) -> str | None:
+    """The token a call carries: the Authorization header's, else a `token` argument (removed)."""
+    token = args.pop("token", None)
+    auth = headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        token = auth[len("bearer ") :].strip()
+    return token
+
+
 def _parse_args(query: str, body: bytes, content_type: str) -> JsonDict:
     """Merge query string and body (JSON or form) into one dict, decoding JSON-string arguments."""
     args: JsonDict = dict(parse_qsl(query, keep_blank_values=True))
@@ -886,27 +909,13 @@ def _validate_view(view: Any, *, home: bool = False) -> JsonDict:
         raise SlackError(
             "invalid_arguments", response_metadata={"messages": ["[ERROR] missing or invalid view"]}
         )
-    problems: list[str] = []
     kind = view.get("type")
+    problems: list[str] = []
     if kind not in ({"home"} if home else {"modal"}):
         problems.append(f"[ERROR] unsupported type {kind!r} [json-pointer:/view/type]")
     if kind == "modal":
-        if not isinstance(view.get("title"), dict):
-            problems.append("[ERROR] missing required field: title [json-pointer:/view/title]")
-        elif _text_len(view["title"]) > _MAX_VIEW_TITLE:
-            problems.append("[ERROR] must be less than 25 characters [json-pointer:/view/title/text]")
-        for key in ("submit", "close"):
-            if _text_len(view.get(key)) > _MAX_VIEW_BUTTON:
-                problems.append(f"[ERROR] must be less than 25 characters [json-pointer:/view/{key}/text]")
-    blocks = view.get("blocks")
-    if not isinstance(blocks, list):
-        problems.append("[ERROR] missing required field: blocks [json-pointer:/view/blocks]")
-    else:
-        if len(blocks) > _MAX_VIEW_BLOCKS:
-            problems.append("[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]")
-        block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
-        if len(block_ids) != len(set(block_ids)):
-            problems.append("[ERROR] duplicate block_id [json-pointer:/view/blocks]")
+        problems += _modal_problems(view)
+    problems += _blocks_problems(view.get("blocks"))
     if len(str(view.get("private_metadata", ""))) > _MAX_PRIVATE_METADATA:
         problems.append("[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]")
     if len(str(view.get("callback_id", ""))) > _MAX_CALLBACK_ID:
@@ -914,6 +923,30 @@ def _validate_view(view: Any, *, home: bool = False) -> JsonDict:
     if problems:
         raise SlackError("invalid_arguments", response_metadata={"messages": problems})
     return view
+
+
+def _modal_problems(view: JsonDict) -> list[str]:
+    problems = []
+    if not isinstance(view.get("title"), dict):
+        problems.append("[ERROR] missing required field: title [json-pointer:/view/title]")
+    elif _text_len(view["title"]) > _MAX_VIEW_TITLE:
+        problems.append("[ERROR] must be less than 25 characters [json-pointer:/view/title/text]")
+    for key in ("submit", "close"):
+        if _text_len(view.get(key)) > _MAX_VIEW_BUTTON:
+            problems.append(f"[ERROR] must be less than 25 characters [json-pointer:/view/{key}/text]")
+    return problems
+
+
+def _blocks_problems(blocks: Any) -> list[str]:
+    if not isinstance(blocks, list):
+        return ["[ERROR] missing required field: blocks [json-pointer:/view/blocks]"]
+    problems = []
+    if len(blocks) > _MAX_VIEW_BLOCKS:
+        problems.append("[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]")
+    block_ids = [b.get("block_id") for b in blocks if isinstance(b, dict) and b.get("block_id")]
+    if len(block_ids) != len(set(block_ids)):
+        problems.append("[ERROR] duplicate block_id [json-pointer:/view/blocks]")
+    return problems
 
 
 def _brief(args: Mapping[str, Any], limit: int = 80) -> str:

@@ -19,7 +19,7 @@ import xgboost as xgb
 
 
 def _check(document: dict[str, Any]) -> dict[str, Any]:
-    learner = document["learner"]
+    learner: dict[str, Any] = document["learner"]
     if learner["objective"]["name"] != "binary:logistic":
         raise ValueError(f"can only blend binary:logistic models, not {learner['objective']['name']}")
     if learner["gradient_booster"]["name"] != "gbtree":

@@ -19,14 +19,14 @@ import numpy as np
 
 from ml.core.passenger import (
     CLASS_NAMES,
-    MAX_AGE,
-    MAX_COUNT,
-    MAX_FARE,
     PORTS,
+    RULES,
     TITLES,
     Passenger,
+    breaks_rule,
     normalize_sex,
     normalize_title,
+    rule,
     title_from_name,
 )
 
@@ -339,7 +339,8 @@ def columns_from_frame(frame: Any) -> Columns:
     def numbers(name: str) -> np.ndarray:
         if name not in frame.columns:
             return np.full(n, math.nan)
-        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=math.nan)
+        numeric = pd.to_numeric(frame[name], errors="coerce")
+        return np.asarray(numeric.to_numpy(dtype=np.float64, na_value=math.nan), dtype=np.float64)
 
     def labels(name: str, func: Callable[[Any], Any]) -> np.ndarray:
         if name not in frame.columns:
@@ -361,29 +362,24 @@ def columns_from_frame(frame: Any) -> Columns:
 
 
 def invalid_rows(columns: Columns) -> list[tuple[int, str]]:
-    """Rows a model must not score, with the reason, using the same rules as `Passenger.validate`."""
+    """Rows a model must not score, with the reason: `Passenger.validate`'s rules on every row at
+    once, and the class and sex must be known (nothing can be scored without them)."""
     problems: list[tuple[int, str]] = []
-
-    def flag(mask: np.ndarray, message: str) -> None:
-        problems.extend((int(i), message) for i in np.flatnonzero(mask))
-
-    pclass, age, fare = columns["pclass"], columns["age"], columns["fare"]
-    flag(~np.isin(pclass, list(CLASS_NAMES)), "class must be 1, 2 or 3")
-    flag(~np.isin(columns["sex"], ["female", "male"]), "sex must be female or male")
-    flag(np.isfinite(age) & ((age < 0) | (age > MAX_AGE)), f"age must be between 0 and {MAX_AGE}")
-    for name in ("sibsp", "parch"):
-        v = columns[name]
-        flag(
-            np.isfinite(v) & ((v < 0) | (v > MAX_COUNT) | (v != np.round(v))),
-            f"{name} must be 0 to {MAX_COUNT}",
+    for name in RULES:
+        values = columns[name]
+        for i in np.flatnonzero(breaks_rule(name, values)):
+            problems.append(
+                (int(i), rule(name, values[i].item() if hasattr(values[i], "item") else values[i]))
+            )
+    for name in Passenger.REQUIRED:
+        unknown = columns[name] == None if columns[name].dtype == object else ~np.isfinite(columns[name])  # noqa: E711
+        problems.extend(
+            (int(i), f"Please give the {Passenger.LABELS[name]}.") for i in np.flatnonzero(unknown)
         )
-    flag(np.isfinite(fare) & ((fare < 0) | (fare > MAX_FARE)), f"fare must be between 0 and {MAX_FARE:.0f}")
-    port = columns["embarked"]
-    flag((port != None) & ~np.isin(port, list(PORTS)), "port must be C, Q or S")  # noqa: E711
     return sorted(problems)
 
 
-def assumptions(passenger: Passenger, completed: Columns, filled: Mapping[str, np.ndarray]) -> list[str]:
+def assumptions(completed: Columns, filled: Mapping[str, np.ndarray]) -> list[str]:
     """Plain-words list of what was assumed for one passenger (row 0 of `completed`)."""
     said: list[str] = []
     if filled["title"][0]:

@@ -37,7 +37,7 @@ class InvalidRowsError(ValueError):
 
     def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
         self.problems = list(problems)
-        shown = "; ".join(f"row {row + 1}: {why}" for row, why in self.problems[:5])
+        shown = "; ".join(f"row {row + 1}: {why.rstrip('.')}" for row, why in self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
         super().__init__(f"{len(self.problems)} row(s) cannot be scored: {shown}{more}")
 
@@ -129,8 +129,9 @@ def _reason_text(attribute: str, completed: Passenger) -> str:
             )
         case "fare":
             n = (completed.sibsp or 0) + (completed.parch or 0) + 1
-            each = f", £{completed.fare / n:.0f} a head" if n > 1 else ""
-            return f"A £{completed.fare:.0f} fare{each}"
+            fare = completed.fare or 0.0
+            each = f", £{fare / n:.0f} a head" if n > 1 else ""
+            return f"A £{fare:.0f} fare{each}"
         case "embarked":
             return f"Boarding at {PORTS[completed.embarked or 'S']}"
         case "title":
@@ -138,8 +139,8 @@ def _reason_text(attribute: str, completed: Passenger) -> str:
     return attribute
 
 
-def _sigmoid(x: np.ndarray | float) -> Any:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64))), dtype=np.float64)
 
 
 class SurvivalModel:
@@ -185,12 +186,11 @@ class SurvivalModel:
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """SHAP values of the first row of `matrix` (per column, then the bias), as xgboost's
         `pred_contribs` computes them but without building a DMatrix (see ml.core.treeshap)."""
-        explainer = self._explainer
-        if explainer is None:
-            explainer = self.prepare()._explainer
-        if explainer is False:
-            return self.booster.predict(xgb.DMatrix(matrix[:1], nthread=1), pred_contribs=True)[0]
-        return explainer.contributions(matrix[0])
+        explainer = self._explainer if self._explainer is not None else self.prepare()._explainer
+        if isinstance(explainer, TreeExplainer):
+            return explainer.contributions(matrix[0])
+        contribs = self.booster.predict(xgb.DMatrix(matrix[:1], nthread=1), pred_contribs=True)
+        return np.asarray(contribs[0], dtype=np.float64)
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
         """Survival probability for every row of `columns` (unknown values imputed)."""
@@ -237,7 +237,7 @@ class SurvivalModel:
         return Prediction(
             probability=probability,
             reasons=tuple(reasons),
-            assumptions=tuple(assumptions(passenger, completed_columns, filled)),
+            assumptions=tuple(assumptions(completed_columns, filled)),
             baseline_logit=float(contribs[-1]),
             passenger=completed,
             version=version,

@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ml.core.passenger import (
     _FEMALE_TITLES,
@@ -331,29 +332,29 @@ def _count_phrase(kind: str, count: float) -> str:
 # Handlers, one per pattern
 
 
-def _on_explicit_count(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_explicit_count(m: re.Match[str], _text: str, st: _State) -> bool:
     name, count = m.group(1).lower(), _count(m.group(2))
     st.claim(name, count, m.start(), m.group(0), _count_phrase(name, count))
     return True
 
 
-def _on_class(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_class(m: re.Match[str], _text: str, st: _State) -> bool:
     pclass = _pclass(m.group(1))
     st.claim("pclass", pclass, m.start(), m.group(0), _class_phrase(pclass))
     return True
 
 
-def _on_steerage(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_steerage(m: re.Match[str], _text: str, st: _State) -> bool:
     st.claim("pclass", 3, m.start(), m.group(0), CLASS_NAMES[3])
     return True
 
 
-def _on_parent_of(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_parent_of(m: re.Match[str], _text: str, st: _State) -> bool:
     st.companions.append(_Companion("child", _count(m.group(1)), None, m.start(), m.group(0)))
     return True
 
 
-def _on_alone(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_alone(m: re.Match[str], _text: str, st: _State) -> bool:
     st.alone.append((m.start(), m.group(0)))
     return True
 
@@ -379,19 +380,19 @@ def _on_companion(m: re.Match[str], text: str, st: _State) -> bool:
     return True
 
 
-def _on_fare(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_fare(m: re.Match[str], _text: str, st: _State) -> bool:
     fare = _number(m.group(1))
     st.claim("fare", fare, m.start(), m.group(0), f"fare £{_fmt(fare)}")
     return True
 
 
-def _on_age(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_age(m: re.Match[str], _text: str, st: _State) -> bool:
     age = _number(m.group(1))
     st.claim("age", age, m.start(), m.group(0), f"age {_fmt(age)}")
     return True
 
 
-def _on_port(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_port(m: re.Match[str], _text: str, st: _State) -> bool:
     name = m.group(1).lower()
     port = normalize_port("queenstown" if name == "cobh" else name)
     if port is None:
@@ -400,7 +401,7 @@ def _on_port(m: re.Match[str], text: str, st: _State) -> bool:
     return True
 
 
-def _on_sex_title(m: re.Match[str], text: str, st: _State) -> bool:
+def _on_sex_title(m: re.Match[str], _text: str, st: _State) -> bool:
     word = m.group(1).lower()
     said = m.group(0).rstrip(".")
     title = None if word in _NOT_TITLES else normalize_title(_TITLE_SPELLINGS.get(word, word))
@@ -524,16 +525,10 @@ def _words(text: str, start: int = 0) -> list[tuple[int, str]]:
     return words
 
 
-def parse(text: str) -> ParseResult:
-    """Read what a person wrote about themselves. Never raises; the same text gives the same result."""
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    overflow = len(text) - MAX_TEXT_LENGTH
-    work = _normalize(text[:MAX_TEXT_LENGTH])
-    source = work
-    st = _State()
+def _run_passes(work: str, st: _State) -> tuple[str, list[tuple[int, int]]]:
+    """Every pattern in turn; what a pattern matched is blanked out so later patterns don't see it
+    again. Returns the text left over and the spans whose handler refused them."""
     rejected: list[tuple[int, int]] = []
-
     for pattern, handler in _PASSES:
         spans: list[tuple[int, int]] = []
         for m in pattern.finditer(work):
@@ -542,22 +537,32 @@ def parse(text: str) -> ParseResult:
             if not handler(m, work, st):
                 rejected.append(m.span())
             spans.append(m.span())
-        if spans:
-            pieces, last = [], 0
-            for begin, end in spans:
-                pieces += [work[last:begin], "\x00" * (end - begin)]
-                last = end
-            pieces.append(work[last:])
-            work = "".join(pieces)
+        work = _blank(work, spans)
+    return work, rejected
 
-    values, contradictions = _resolve(st)
 
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    if not spans:
+        return text
+    pieces, last = [], 0
+    for begin, end in spans:
+        pieces += [text[last:begin], "\x00" * (end - begin)]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def _understood(st: _State, values: dict[str, Any]) -> list[str]:
     understood: list[str] = []
     for p in sorted(st.phrases, key=lambda p: p.start):
         if all(f in values for f in p.fields) and p.phrase not in understood:
             understood.append(p.phrase)
+    return understood
 
-    leftovers = _words(work)
+
+def _ignored(left: str, source: str, rejected: list[tuple[int, int]], overflow: int) -> list[str]:
+    """The words nothing understood, each once, in the order they were written."""
+    leftovers = _words(left)
     for begin, end in rejected:
         leftovers += _words(source[begin:end], begin)
     ignored: list[str] = []
@@ -568,10 +573,21 @@ def parse(text: str) -> ParseResult:
             ignored.append(word)
     if overflow > 0:
         ignored.append(f"…(and {overflow} more characters)")
+    return ignored
 
+
+def parse(text: str) -> ParseResult:
+    """Read what a person wrote about themselves. Never raises; the same text gives the same result."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    overflow = len(text) - MAX_TEXT_LENGTH
+    source = _normalize(text[:MAX_TEXT_LENGTH])
+    st = _State()
+    left, rejected = _run_passes(source, st)
+    values, contradictions = _resolve(st)
     return ParseResult(
         values=values,
-        understood=tuple(understood),
+        understood=tuple(_understood(st, values)),
         contradictions=tuple(contradictions),
-        ignored=tuple(ignored),
+        ignored=tuple(_ignored(left, source, rejected, overflow)),
     )

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
+import numpy as np
+
 PORTS: dict[str, str] = {"C": "Cherbourg", "Q": "Queenstown", "S": "Southampton"}
 SEXES: tuple[str, ...] = ("female", "male")
 TITLES: tuple[str, ...] = ("Mr", "Mrs", "Miss", "Master", "Rare")
@@ -94,6 +96,50 @@ def normalize_sex(raw: object) -> str | None:
     return None
 
 
+# What each attribute must be, said to the person who gave it: one rule per field, checked for one
+# person's answer (Passenger.validate) and for every row of a file at once (features.invalid_rows).
+RULES: dict[str, str] = {
+    "pclass": "Class must be 1st, 2nd or 3rd",
+    "sex": "Sex must be female or male",
+    "age": f"Age must be between 0 and {MAX_AGE}",
+    "sibsp": f"Siblings/spouses aboard must be a whole number from 0 to {MAX_COUNT}",
+    "parch": f"Parents/children aboard must be a whole number from 0 to {MAX_COUNT}",
+    "fare": f"Fare must be between £0 and £{MAX_FARE:.0f}",
+    "embarked": "Port must be Cherbourg (C), Queenstown (Q) or Southampton (S)",
+}
+_RANGES: dict[str, tuple[float, float, bool]] = {  # low, high, whole numbers only
+    "age": (0, MAX_AGE, False),
+    "sibsp": (0, MAX_COUNT, True),
+    "parch": (0, MAX_COUNT, True),
+    "fare": (0, MAX_FARE, False),
+}
+_LABEL_VALUES: dict[str, tuple[str, ...]] = {"sex": SEXES, "embarked": tuple(PORTS)}
+_DTYPES: dict[str, type] = {name: object if name in _LABEL_VALUES else float for name in RULES}
+
+
+def breaks_rule(name: str, values: np.ndarray) -> np.ndarray:
+    """Which values of field `name` break its rule. Unknown values (NaN, None) never do: whether a
+    value is needed is a separate question."""
+    if name in _LABEL_VALUES:
+        return np.asarray((values != None) & ~np.isin(values, _LABEL_VALUES[name]), dtype=bool)  # noqa: E711
+    numbers = values.astype(np.float64)
+    if name == "pclass":
+        return np.asarray(np.isfinite(numbers) & ~np.isin(numbers, list(CLASS_NAMES)), dtype=bool)
+    low, high, whole = _RANGES[name]
+    bad = (numbers < low) | (numbers > high)
+    if whole:
+        bad |= numbers != np.round(numbers)
+    return np.asarray(np.isfinite(numbers) & bad, dtype=bool)
+
+
+def rule(name: str, got: object) -> str:
+    """The rule for `name`; a range also says the value that broke it (a choice names them all)."""
+    if name not in _RANGES:
+        return f"{RULES[name]}."
+    shown = _fmt(float(got)) if isinstance(got, int | float) else got
+    return f"{RULES[name]} (got {shown})."
+
+
 class PassengerError(ValueError):
     """One or more attributes are invalid. `errors` maps each field to a message for a person."""
 
@@ -162,35 +208,29 @@ class Passenger:
     def validate(self, *, require: tuple[str, ...] = ()) -> None:
         """Check ranges and consistency; raise `PassengerError` naming every problem."""
         errors: dict[str, str] = {}
-        if self.pclass is not None and self.pclass not in CLASS_NAMES:
-            errors["pclass"] = "Class must be 1st, 2nd or 3rd."
-        if self.sex is not None and self.sex not in SEXES:
-            errors["sex"] = "Sex must be female or male."
-        if self.age is not None and not (0 <= self.age <= MAX_AGE):
-            errors["age"] = f"Age must be between 0 and {MAX_AGE} (got {_fmt(self.age)})."
-        for name in ("sibsp", "parch"):
-            count = getattr(self, name)
-            if count is not None and not (0 <= count <= MAX_COUNT):
-                errors[name] = (
-                    f"{self.LABELS[name].capitalize()} must be a whole number from 0 to {MAX_COUNT}"
-                    f" (got {count})."
-                )
-        if self.fare is not None and not (0 <= self.fare <= MAX_FARE):
-            errors["fare"] = f"Fare must be between £0 and £{MAX_FARE:.0f} (got {_fmt(self.fare)})."
-        if self.embarked is not None and self.embarked not in PORTS:
-            errors["embarked"] = "Port must be Cherbourg (C), Queenstown (Q) or Southampton (S)."
-        if self.title is not None and self.title not in TITLES:
-            errors["title"] = f"Title must be one of {', '.join(TITLES)}."
-        elif self.title is not None and (
-            (self.sex == "male" and self.title in _FEMALE_TITLES)
-            or (self.sex == "female" and self.title in _MALE_TITLES)
-        ):
-            errors["title"] = f"{self.title} is not a title for a {self.sex} passenger."
+        for name in RULES:
+            value = getattr(self, name)
+            if value is not None and breaks_rule(name, np.array([value], dtype=_DTYPES[name]))[0]:
+                errors[name] = rule(name, value)
+        title_problem = self._title_problem()
+        if title_problem:
+            errors["title"] = title_problem
         for name in require:
             if getattr(self, name) is None and name not in errors:
                 errors[name] = f"Please give the {self.LABELS[name]}."
         if errors:
             raise PassengerError(errors)
+
+    def _title_problem(self) -> str | None:
+        if self.title is None:
+            return None
+        if self.title not in TITLES:
+            return f"Title must be one of {', '.join(TITLES)}."
+        if (self.sex == "male" and self.title in _FEMALE_TITLES) or (
+            self.sex == "female" and self.title in _MALE_TITLES
+        ):
+            return f"{self.title} is not a title for a {self.sex} passenger."
+        return None
 
     def missing(self) -> tuple[str, ...]:
         """Required fields that are still unknown."""

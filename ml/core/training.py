@@ -216,7 +216,7 @@ def search(columns: Columns, y: np.ndarray, config: TrainConfig) -> Search:
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.log(p / (1 - p))
+    return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
 
 
 def _mean_log_loss(y: np.ndarray, logits: np.ndarray) -> float:
@@ -272,7 +272,7 @@ def cross_validate(columns: Columns, y: np.ndarray, blend: Blend, config: TrainC
 def train(frame: Any, config: TrainConfig | None = None, progress: Progress | None = None) -> TrainingResult:
     """Search, cross-validate and fit on the non-holdout rows; evaluate on the frozen holdout."""
     config = config or TrainConfig()
-    report = progress or (lambda step: None)
+    report = progress or (lambda _step: None)
     started = time.perf_counter()
     columns = columns_from_frame(frame)
     y = frame[TARGET].to_numpy(dtype=int)

@@ -54,69 +54,36 @@ class TreeExplainer:
             raise ValueError(f"TreeExplainer supports binary:logistic models, not {objective}")
         n_features = int(model["learner_model_param"]["num_feature"])
         base_score = float(model["learner_model_param"]["base_score"].strip("[]"))
-        bias = math.log(base_score / (1 - base_score))
-        Step = tuple[int, float, bool, bool, float]  # feature, threshold, left, default left, cover fraction
-        leaves: list[tuple[float, list[Step]]] = []
+        leaves: list[Leaf] = []
         for tree in model["gradient_booster"]["model"]["trees"]:
-            if any(tree.get("split_type", ())):
-                raise ValueError("TreeExplainer does not support categorical splits")
-            left, right = tree["left_children"], tree["right_children"]
-            feature, condition = tree["split_indices"], tree["split_conditions"]
-            default_left, cover = tree["default_left"], tree["sum_hessian"]
-            stack: list[tuple[int, list[Step], float]] = [(0, [], 1.0)]
-            while stack:
-                node, path, weight = stack.pop()
-                if left[node] == -1:  # a leaf: split_conditions holds its value
-                    leaves.append((float(condition[node]), path))
-                    bias += weight * float(condition[node])
-                    continue
-                for child, goes_left in ((left[node], True), (right[node], False)):
-                    fraction = cover[child] / cover[node]
-                    step = (feature[node], condition[node], goes_left, bool(default_left[node]), fraction)
-                    stack.append((child, [*path, step], weight * fraction))
-        depth = max([1, *(len(path) for _, path in leaves)])
+            leaves += _leaves(tree)
+        # The expected margin: the base margin plus each tree's cover-weighted mean leaf value.
+        bias = math.log(base_score / (1 - base_score)) + sum(leaf.value * leaf.weight for leaf in leaves)
+        depth = max([1, *(len(leaf.path) for leaf in leaves)])
         if depth > MAX_DEPTH:
             raise ValueError(f"TreeExplainer supports trees up to depth {MAX_DEPTH}, not {depth}")
+        paths = _Paths.of(leaves, depth, n_features)
         n = len(leaves)
-        value = np.array([v for v, _ in leaves], dtype=np.float64)
-        step_feature = np.zeros((n, depth), dtype=np.intp)
-        step_threshold = np.full((n, depth), np.inf, dtype=np.float32)  # padding: always followed
-        step_left = np.ones((n, depth), dtype=bool)
-        step_default_left = np.ones((n, depth), dtype=bool)
-        step_slot = np.full((n, depth), depth, dtype=np.intp)
-        slot_feature = np.full((n, depth), n_features, dtype=np.intp)
-        slot_zero = np.ones((n, depth), dtype=np.float64)
-        weights = np.zeros((n, depth), dtype=np.float64)
-        for i, (_, path) in enumerate(leaves):
-            slots: list[int] = []
-            for s, (f, threshold, goes_left, missing_left, fraction) in enumerate(path):
-                if f not in slots:
-                    slots.append(f)
-                slot = slots.index(f)
-                step_feature[i, s] = f
-                step_threshold[i, s] = threshold
-                step_left[i, s] = goes_left
-                step_default_left[i, s] = missing_left
-                step_slot[i, s] = slot
-                slot_feature[i, slot] = f
-                slot_zero[i, slot] *= fraction
-            k = len(slots)
-            for s in range(k):
-                weights[i, s] = math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k)
+        value = np.array([leaf.value for leaf in leaves], dtype=np.float64)
         table = np.empty((n, 2**depth, depth), dtype=np.float64)
         for pattern in range(2**depth):
             follows = np.array([(pattern >> s) & 1 for s in range(depth)], dtype=bool)
             table[:, pattern, :] = _leaf_shap(
-                value, follows, step_slot, slot_zero, slot_feature == n_features, weights
+                value,
+                follows,
+                paths.step_slot,
+                paths.slot_zero,
+                paths.slot_feature == n_features,
+                paths.weights,
             )
         return cls(
             n_features=n_features,
             bias=bias,
-            step_feature=step_feature,
-            step_threshold=step_threshold,
-            step_left=step_left,
-            step_default_left=step_default_left,
-            slot_feature=slot_feature,
+            step_feature=paths.step_feature,
+            step_threshold=paths.step_threshold,
+            step_left=paths.step_left,
+            step_default_left=paths.step_default_left,
+            slot_feature=paths.slot_feature,
             table=table.reshape(n * 2**depth, depth),
             leaf_offset=np.arange(n) * 2**depth,
             step_bit=1 << np.arange(depth),
@@ -134,6 +101,87 @@ class TreeExplainer:
         out = np.bincount(self.slot_feature.ravel(), weights=phi.ravel(), minlength=self.n_features + 1)
         out[self.n_features] = self.bias
         return out
+
+
+Step = tuple[
+    int, float, bool, bool, float
+]  # feature, threshold, goes left, missing goes left, cover fraction
+
+
+@dataclass(frozen=True)
+class Leaf:
+    value: float
+    path: list[Step]  # the splits from the root
+    weight: float  # the share of the training cover that reaches it
+
+
+def _leaves(tree: dict[str, Any]) -> list[Leaf]:
+    """Every leaf of one xgboost JSON tree, with its path (depth first)."""
+    if any(tree.get("split_type", ())):
+        raise ValueError("TreeExplainer does not support categorical splits")
+    left, right = tree["left_children"], tree["right_children"]
+    feature, condition = tree["split_indices"], tree["split_conditions"]
+    default_left, cover = tree["default_left"], tree["sum_hessian"]
+    leaves: list[Leaf] = []
+    stack: list[tuple[int, list[Step], float]] = [(0, [], 1.0)]
+    while stack:
+        node, path, weight = stack.pop()
+        if left[node] == -1:  # a leaf: split_conditions holds its value
+            leaves.append(Leaf(float(condition[node]), path, weight))
+            continue
+        for child, goes_left in ((left[node], True), (right[node], False)):
+            fraction = cover[child] / cover[node]
+            step = (feature[node], condition[node], goes_left, bool(default_left[node]), fraction)
+            stack.append((child, [*path, step], weight * fraction))
+    return leaves
+
+
+@dataclass(frozen=True)
+class _Paths:
+    """The leaves' paths as (L, D) arrays, padded to depth D; slots are a path's distinct features."""
+
+    step_feature: np.ndarray
+    step_threshold: np.ndarray
+    step_left: np.ndarray
+    step_default_left: np.ndarray
+    step_slot: np.ndarray
+    slot_feature: np.ndarray
+    slot_zero: np.ndarray  # product of the cover fractions of a slot's splits
+    weights: np.ndarray  # Shapley weights s!(k-s-1)!/k! by subset size s, k the path's slots
+
+    @classmethod
+    def of(cls, leaves: list[Leaf], depth: int, n_features: int) -> _Paths:
+        n = len(leaves)
+        paths = cls(
+            step_feature=np.zeros((n, depth), dtype=np.intp),
+            step_threshold=np.full((n, depth), np.inf, dtype=np.float32),  # padding: always followed
+            step_left=np.ones((n, depth), dtype=bool),
+            step_default_left=np.ones((n, depth), dtype=bool),
+            step_slot=np.full((n, depth), depth, dtype=np.intp),
+            slot_feature=np.full((n, depth), n_features, dtype=np.intp),
+            slot_zero=np.ones((n, depth), dtype=np.float64),
+            weights=np.zeros((n, depth), dtype=np.float64),
+        )
+        for i, leaf in enumerate(leaves):
+            paths._fill(i, leaf.path)
+        return paths
+
+    def _fill(self, i: int, path: list[Step]) -> None:
+        slots: list[int] = []
+        for s, (f, threshold, goes_left, missing_left, fraction) in enumerate(path):
+            if f not in slots:
+                slots.append(f)
+            slot = slots.index(f)
+            self.step_feature[i, s] = f
+            self.step_threshold[i, s] = threshold
+            self.step_left[i, s] = goes_left
+            self.step_default_left[i, s] = missing_left
+            self.step_slot[i, s] = slot
+            self.slot_feature[i, slot] = f
+            self.slot_zero[i, slot] *= fraction
+        k = len(slots)
+        for s in range(k):
+            self.weights[i, s] = math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k)
 
 
 def _leaf_shap(
@@ -166,4 +214,4 @@ def _leaf_shap(
             poly[:, i, :] = poly[:, i, :] * z[:, j, None] + shifted * o[:, j, None]
     phi = value[:, None] * (o - z) * (poly * weights[:, None, :]).sum(axis=2)
     phi[padding] = 0.0
-    return phi
+    return np.asarray(phi, dtype=np.float64)

@@ -146,61 +146,32 @@ class LocalRegistry(ModelRegistry):
         staging = self.models_dir / f".staging-{uuid.uuid4().hex}"
         save_model(model, staging)
         fsync_tree(staging)
-        artifact_sha = hash_files(staging)
-        created_at = now_iso()
+        row = {
+            "created_at": now_iso(),
+            "created_by": created_by,
+            "comment": comment,
+            "metrics": json.dumps(metrics, sort_keys=True),
+            "params": json.dumps(params, sort_keys=True),
+            "data_fingerprint": data_fingerprint,
+            "info": json.dumps(info or {}, sort_keys=True),
+            "artifact_sha256": hash_files(staging),
+        }
         try:
             with self.transaction() as db:
-                number = (
-                    1
-                    + (
-                        db.execute(
-                            "SELECT COALESCE(MAX(number), 0) FROM versions WHERE model_name = ?",
-                            (self.model_name,),
-                        ).fetchone()[0]
-                    )
-                )
-                version = f"V{number}"
-                target = self.models_dir / version
-                if target.exists():  # left by a process killed before its commit: never visible
-                    shutil.rmtree(target)
-                failpoints.hit("registry.before_rename")
-                os.rename(staging, target)
-                fsync_dir(self.models_dir)
-                failpoints.hit("registry.after_rename")
-                db.execute(
-                    "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        self.model_name,
-                        version,
-                        number,
-                        created_at,
-                        created_by,
-                        comment,
-                        json.dumps(metrics, sort_keys=True),
-                        json.dumps(params, sort_keys=True),
-                        data_fingerprint,
-                        json.dumps(info or {}, sort_keys=True),
-                        artifact_sha,
-                    ),
-                )
+                version = self._publish(db, staging, row)
                 previous = db.execute(
                     "SELECT default_version FROM models WHERE name = ?", (self.model_name,)
                 ).fetchone()[0]
                 becomes_default = make_default or previous is None
                 if becomes_default:
                     self._write_default(db, version)
+                details = {
+                    "metrics": metrics,
+                    "data_fingerprint": data_fingerprint,
+                    "default_changed": becomes_default,
+                }
                 self._write_audit(
-                    db,
-                    created_by,
-                    "register",
-                    previous if becomes_default else None,
-                    version,
-                    "ok",
-                    {
-                        "metrics": metrics,
-                        "data_fingerprint": data_fingerprint,
-                        "default_changed": becomes_default,
-                    },
+                    db, created_by, "register", previous if becomes_default else None, version, "ok", details
                 )
                 failpoints.hit("registry.before_commit")
         finally:
@@ -208,6 +179,30 @@ class LocalRegistry(ModelRegistry):
                 shutil.rmtree(staging, ignore_errors=True)
         self._sweep_staging()
         return self.get_version(version)
+
+    def _publish(self, db: sqlite3.Connection, staging: Path, row: dict[str, Any]) -> str:
+        """Inside the caller's transaction: take the next version name, rename the staged files into
+        place and insert the version's row. Until the transaction commits, nobody sees either."""
+        last = db.execute(
+            "SELECT COALESCE(MAX(number), 0) FROM versions WHERE model_name = ?", (self.model_name,)
+        ).fetchone()[0]
+        number = last + 1
+        version = f"V{number}"
+        target = self.models_dir / version
+        if target.exists():  # left by a process killed before its commit: never visible
+            shutil.rmtree(target)
+        failpoints.hit("registry.before_rename")
+        os.rename(staging, target)
+        fsync_dir(self.models_dir)
+        failpoints.hit("registry.after_rename")
+        db.execute(
+            "INSERT INTO versions (model_name, version, number, created_at, created_by, comment, metrics,"
+            " params, data_fingerprint, info, artifact_sha256)"
+            " VALUES (:model_name, :version, :number, :created_at, :created_by, :comment, :metrics, :params,"
+            " :data_fingerprint, :info, :artifact_sha256)",
+            {**row, "model_name": self.model_name, "version": version, "number": number},
+        )
+        return version
 
     def _sweep_staging(self) -> None:
         """Remove staging directories of writers that died (older than a minute)."""

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,31 @@ def execute_run(
     run = store.get(run_id)
     if run is None:
         raise RetrainError(f"no retraining run {run_id}")
+
+    def step(index: int) -> None:
+        name = STEPS[index]
+        store.progress(run_id, name, index + 1)
+        if progress:
+            progress(name)
+        failpoints.hit(f"retrain.{name.replace(' ', '_')}")
+
+    with heartbeat(store, run_id):
+        try:
+            challenged = (work or local_work(registry, data))(run, step, config, tolerance)
+            record_success(run, challenged, registry, store)
+        except BaseException as exc:
+            record_failure(run, exc, registry, store)
+            if not isinstance(exc, Exception):
+                raise
+    final = store.get(run_id)
+    assert final is not None
+    return final
+
+
+@contextmanager
+def heartbeat(store: RunStore, run_id: str) -> Iterator[None]:
+    """Renew the run's lease every HEARTBEAT_SECONDS while the block runs: a run whose process
+    dies stops renewing, and its lock expires."""
     stop = threading.Event()
 
     def beat() -> None:
@@ -157,66 +183,59 @@ def execute_run(
             except Exception:  # a missed beat is retried; the lease is several beats long
                 log.warning("heartbeat failed", exc_info=True)
 
-    def step(index: int) -> None:
-        name = STEPS[index]
-        store.progress(run_id, name, index + 1)
-        if progress:
-            progress(name)
-        failpoints.hit(f"retrain.{name.replace(' ', '_')}")
-
-    heart = threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True)
-    heart.start()
+    threading.Thread(target=beat, name=f"heartbeat-{run_id}", daemon=True).start()
     try:
-        challenged = (work or local_work(registry, data))(run, step, config, tolerance)
-        version, decision = challenged.version, challenged.decision
-        outcome = f"promoted {version.version}" if decision.promote else f"kept {decision.champion_version}"
+        yield
+    finally:
+        stop.set()
+
+
+def record_success(run: Run, challenged: Challenged, registry: ModelRegistry, store: RunStore) -> None:
+    version, decision = challenged.version, challenged.decision
+    outcome = f"promoted {version.version}" if decision.promote else f"kept {decision.champion_version}"
+    registry.audit(
+        run.actor,
+        "retrain",
+        from_version=decision.champion_version,
+        to_version=version.version,
+        outcome=outcome,
+        details={
+            "run_id": run.id,
+            "reason": decision.reason,
+            "metrics": version.metrics,
+            "data_fingerprint": version.data_fingerprint,
+            "seconds": round(time.time() - run.started_at, 2),
+        },
+    )
+    store.finish(
+        run.id,
+        status=SUCCEEDED,
+        version=version.version,
+        decision=decision.reason,
+        promoted=decision.promote,
+        result={
+            "decision": decision.to_dict(),
+            "metrics": version.metrics,
+            "champion_version": decision.champion_version,
+        },
+    )
+
+
+def record_failure(run: Run, exc: BaseException, registry: ModelRegistry, store: RunStore) -> None:
+    """The run record says it failed, and why; the audit trail too, if it can be written."""
+    message = (str(exc) or exc.__class__.__name__)[:500]
+    log.warning("retraining run %s failed: %s", run.id, message)
+    store.finish(run.id, status=FAILED, error=message)
+    try:
         registry.audit(
             run.actor,
             "retrain",
-            from_version=decision.champion_version,
-            to_version=version.version,
-            outcome=outcome,
-            details={
-                "run_id": run_id,
-                "reason": decision.reason,
-                "metrics": version.metrics,
-                "data_fingerprint": version.data_fingerprint,
-                "seconds": round(time.time() - run.started_at, 2),
-            },
+            from_version=registry.get_default(),
+            outcome="failed",
+            details={"run_id": run.id, "error": message},
         )
-        store.finish(
-            run_id,
-            status=SUCCEEDED,
-            version=version.version,
-            decision=decision.reason,
-            promoted=decision.promote,
-            result={
-                "decision": decision.to_dict(),
-                "metrics": version.metrics,
-                "champion_version": decision.champion_version,
-            },
-        )
-    except BaseException as exc:
-        message = str(exc) or exc.__class__.__name__
-        log.warning("retraining run %s failed: %s", run_id, message)
-        store.finish(run_id, status=FAILED, error=message[:500])
-        try:
-            registry.audit(
-                run.actor,
-                "retrain",
-                from_version=registry.get_default(),
-                outcome="failed",
-                details={"run_id": run_id, "error": message[:500]},
-            )
-        except Exception:  # the run record above already says it failed
-            log.warning("could not audit the failed run", exc_info=True)
-        if not isinstance(exc, Exception):
-            raise
-    finally:
-        stop.set()
-    final = store.get(run_id)
-    assert final is not None
-    return final
+    except Exception:  # the run record above already says it failed
+        log.warning("could not audit the failed run", exc_info=True)
 
 
 def rollback(registry: ModelRegistry, *, actor: str) -> tuple[str, str]:

@@ -14,6 +14,7 @@ DB.SCHEMA.TITANIC_DATA with upper-case columns, as the quickstart's writeback st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -77,7 +78,7 @@ def _rows(frame: pd.DataFrame, schema: StructType) -> list[list[Any]]:
     """Plain Python values, NaN/NA as None (NULL, not the float NaN)."""
     from snowflake.snowpark.types import BooleanType, DoubleType, LongType
 
-    converters = []
+    converters: list[Callable[[Any], Any]] = []
     for field in schema.fields:
         if isinstance(field.datatype, LongType):
             converters.append(int)
@@ -104,7 +105,7 @@ def write_passengers(session: Session, settings: MLSettings, frame: pd.DataFrame
     # "overwrite" is CREATE OR REPLACE ... AS SELECT (readers see the old or the new table, never
     # half); "errorifexists" is a plain CREATE, so a concurrent writer cannot be overwritten either.
     try:
-        session.create_dataframe(_rows(data, schema), schema=schema).write.save_as_table(
+        session.create_dataframe(_rows(data, schema), schema=schema).write.save_as_table(  # type: ignore[call-overload]  # Snowpark's overloads omit copy_grants
             table,
             mode="overwrite" if replace else "errorifexists",
             copy_grants=replace,  # a replaced table keeps the SELECT grants given on the old one

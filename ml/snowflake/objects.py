@@ -151,7 +151,7 @@ def ensure_table(
     (CREATE TABLE IF NOT EXISTS ... AS SELECT: only the one that creates it writes the rows)."""
     if table_exists(session, name):
         return
-    session.create_dataframe(rows or [], schema=schema).write.save_as_table(
+    session.create_dataframe(rows or [], schema=schema).write.save_as_table(  # type: ignore[call-overload]  # Snowpark's overloads omit `comment` (it is in **kwargs)
         name, mode="ignore", comment="created by lifeboat (see ml/snowflake/objects.py)"
     )
 

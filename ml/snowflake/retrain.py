@@ -19,12 +19,11 @@ lock is gone and the procedure registers nothing, even though a detached CALL ke
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from snowflake.snowpark import Session  # at run time: Snowpark reads the handler's type hints
 
@@ -36,8 +35,10 @@ from ml.snowflake.data import read_passengers
 from ml.snowflake.train import (
     DONE,
     POLL_SECONDS,
+    Job,
     ProgressWriter,
     TrainingJob,
+    follow_procedure,
     procedure_settings,
     register_temporary_procedure,
     start_procedure,
@@ -152,19 +153,6 @@ def challenged_from(outcome: dict[str, Any], registry: ModelRegistry) -> Challen
 
 
 # -- on the worker -------------------------------------------------------------------------------------
-class Job(Protocol):
-    """What following a procedure needs (ml.snowflake.train.TrainingJob)."""
-
-    @property
-    def done(self) -> bool: ...
-
-    def poll(self) -> list[str]: ...
-
-    def result(self) -> dict[str, Any]: ...
-
-    def cancel(self) -> None: ...
-
-
 Start = Callable[..., Job]
 
 
@@ -215,18 +203,8 @@ def follow(
     poll_seconds: float = POLL_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Poll until the procedure ends; returns its outcome. Anything failing here (a step on this
-    side, the poll, an interrupt) cancels the procedure first."""
-    try:
-        while not job.done:
-            mapper(job.poll())
-            sleep(poll_seconds)
-        mapper(job.poll())
-    except BaseException:
-        with contextlib.suppress(Exception):
-            job.cancel()
-        raise
-    outcome = job.result()  # a failed procedure: one line (procedure_error)
+    """Poll until the procedure ends; returns its outcome (see ml.snowflake.train.follow)."""
+    outcome = follow_procedure(job, mapper, poll_seconds=poll_seconds, sleep=sleep)
     mapper([STEPS[-1]])  # it succeeded, so every step began, whether or not its row arrived
     return outcome
 

@@ -19,7 +19,7 @@ import numpy as np
 from ml.core.features import Columns, columns_from_frame, columns_from_passengers, invalid_rows
 from ml.core.model import InvalidRowsError, Prediction
 from ml.core.passenger import Passenger
-from ml.io.registry import ModelRegistry, ModelVersion, RegistryError
+from ml.io.registry import ModelVersion, RegistryError
 from ml.io.serving import ModelUnavailableError, Scorer, Serving
 from ml.snowflake import identifiers
 from ml.snowflake.contract import SURVIVED
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ml.config import MLSettings
+    from ml.snowflake.registry import SnowflakeRegistry
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +43,9 @@ class WarehouseScorer:
     """
 
     def __init__(
-        self, registry: ModelRegistry, refresh_seconds: float = 2.0, *, fallback: bool = True
+        self, registry: SnowflakeRegistry, refresh_seconds: float = 2.0, *, fallback: bool = True
     ) -> None:
-        if not hasattr(registry, "run_in_warehouse"):
+        if not hasattr(registry, "run_in_warehouse"):  # a caller without a type checker
             raise TypeError("WarehouseScorer needs the Snowflake registry (LIFEBOAT_BACKEND=snowflake)")
         self.registry = registry
         self.local = Scorer(registry, refresh_seconds)  # follows the default, holds the fetched model
@@ -66,7 +67,7 @@ class WarehouseScorer:
 
         try:
             inputs = input_frame(columns)
-            return frame_probabilities(self.registry.run_in_warehouse(serving.version, inputs))  # type: ignore[attr-defined]
+            return frame_probabilities(self.registry.run_in_warehouse(serving.version, inputs))
         except (RegistryError, SnowflakeUnavailable, StopIteration, ValueError) as exc:
             if not self.fallback:
                 raise ModelUnavailableError(f"warehouse scoring failed: {exc}") from exc

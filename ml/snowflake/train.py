@@ -18,6 +18,7 @@ same code then just reports every step after the fact.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -28,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import xgboost
 from snowflake.snowpark import Session  # at run time: Snowpark reads the handler's type hints
@@ -188,6 +189,19 @@ def procedure_error(exc: BaseException, doing: str = "training in the warehouse"
     return SnowflakeUnavailable(f"{doing} failed: {(raised[-1] if raised else driver_message(exc))[:400]}")
 
 
+class Job(Protocol):
+    """What following a procedure needs (ml.snowflake.train.TrainingJob)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def poll(self) -> list[str]: ...
+
+    def result(self) -> dict[str, Any]: ...
+
+    def cancel(self) -> None: ...
+
+
 class TrainingJob:
     """One call of the procedure, started without waiting; `poll()` returns the new steps."""
 
@@ -301,6 +315,28 @@ def start_training(
     )
 
 
+def follow_procedure(
+    job: Job,
+    report: Callable[[list[str]], None],
+    *,
+    poll_seconds: float = POLL_SECONDS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll a procedure until it ends, handing each batch of new progress rows to `report`; returns
+    its outcome. Anything failing here (`report`, the poll, an interrupt) cancels the procedure
+    first: a detached CALL must not go on registering for a client that gave up."""
+    try:
+        while not job.done:
+            report(job.poll())
+            sleep(poll_seconds)
+        report(job.poll())
+    except BaseException:
+        with contextlib.suppress(Exception):
+            job.cancel()
+        raise
+    return dict(job.result())  # a failed procedure raises one line (procedure_error)
+
+
 def run_training(
     session: Session,
     settings: MLSettings,
@@ -313,20 +349,14 @@ def run_training(
     poll_seconds: float = POLL_SECONDS,
 ) -> dict[str, Any]:
     """Start the procedure and report its steps until it finishes; returns its summary."""
-    report = progress or (lambda step: None)
+    report = progress or (lambda _step: None)
     job = start_training(session, settings, actor=actor, comment=comment, register=register, config=config)
-    try:
-        while not job.done:
-            for step in job.poll():
-                report(step)
-            time.sleep(poll_seconds)
-        summary = job.result()
-        for step in job.poll():
+
+    def each(steps: list[str]) -> None:
+        for step in steps:
             report(step)
-    except KeyboardInterrupt:
-        job.cancel()
-        raise
-    return summary
+
+    return follow_procedure(job, each, poll_seconds=poll_seconds)
 
 
 def train_in_warehouse(

@@ -11,6 +11,7 @@ import base64
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.local import serve_asgi_in_thread
 from bot.local.playground.server import create_playground
@@ -18,7 +19,10 @@ from ml.config import MLSettings
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-CHANNEL_SIZE = {"width": 1060, "height": 800}
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
+CHANNEL_SIZE: ViewportSize = {"width": 1060, "height": 800}
 
 _COMPOSE = """<!doctype html><meta charset="utf-8"><style>
 body {{ margin: 0; background: #f4ede4; display: flex; gap: 28px; padding: 24px; align-items: flex-start;

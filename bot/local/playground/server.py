@@ -378,36 +378,45 @@ def _values(values: Any) -> JsonDict:
 # ---------------------------------------------------------------------------------------- routes
 
 
-def playground_routes(pg: Playground) -> list[BaseRoute]:
-    """The page, its static files and its JSON API, all under ``/playground`` (``/`` redirects)."""
+async def _json_object(request: Request) -> JsonDict:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise PlaygroundError("the body must be JSON") from None
+    if not isinstance(body, dict):
+        raise PlaygroundError("the body must be a JSON object")
+    return body
 
-    async def body_of(request: Request) -> JsonDict:
+
+def _api(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """A JSON endpoint: the handler's dict, or {"ok": false, "error": ...} for a PlaygroundError."""
+
+    async def endpoint(request: Request) -> Response:
         try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise PlaygroundError("the body must be JSON") from None
-        if not isinstance(body, dict):
-            raise PlaygroundError("the body must be a JSON object")
-        return body
+            return JSONResponse(await handler(request))
+        except PlaygroundError as exc:
+            return JSONResponse({"ok": False, "error": exc.error}, status_code=exc.status)
 
-    def api(handler: Callable[[Request], Any]) -> Callable[[Request], Any]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                return JSONResponse(await handler(request))
-            except PlaygroundError as exc:
-                return JSONResponse({"ok": False, "error": exc.error}, status_code=exc.status)
+    return endpoint
 
-        return endpoint
 
-    async def root(request: Request) -> Response:
-        return RedirectResponse("/playground/", status_code=307)
+async def _root(_request: Request) -> Response:
+    return RedirectResponse("/playground/", status_code=307)
 
-    async def index(request: Request) -> Response:
+
+@dataclass
+class PlaygroundAPI:
+    """The page's JSON API: each endpoint a method, each a few lines over `Playground`."""
+
+    pg: Playground
+
+    async def index(self, request: Request) -> Response:
         with suppress(PlaygroundError):
-            pg.simulator(request)  # learn our own address from the first page load
+            self.pg.simulator(request)  # learn our own address from the first page load
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
 
-    async def info(request: Request) -> JsonDict:
+    async def info(self, _request: Request) -> JsonDict:
+        pg = self.pg
         users = {
             uid: {
                 "label": label,
@@ -426,79 +435,84 @@ def playground_routes(pg: Playground) -> list[BaseRoute]:
             "model": pg.services.model_name,
         }
 
-    async def events(request: Request) -> JsonDict:
+    async def events(self, request: Request) -> JsonDict:
+        """Events after `after`, waiting up to `wait` seconds for one (a long poll)."""
         try:
             after = int(request.query_params.get("after", "0"))
             wait = min(max(float(request.query_params.get("wait", "0")), 0.0), MAX_WAIT)
         except ValueError:
             raise PlaygroundError("after and wait must be numbers") from None
+        state = self.pg.state
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        found = pg.state.events_after(after)
-        while not found and not pg.state.closed and loop.time() < deadline:
+        found = state.events_after(after)
+        while not found and not state.closed and loop.time() < deadline:
             if await request.is_disconnected():
                 break
             await asyncio.sleep(0.05)
-            found = pg.state.events_after(after)
-        last = found[-1]["seq"] if found else pg.state.last_seq
-        return {"ok": True, "session": pg.state.session, "events": found, "last": last}
+            found = state.events_after(after)
+        last = found[-1]["seq"] if found else state.last_seq
+        return {"ok": True, "session": state.session, "events": found, "last": last}
 
-    async def message(request: Request) -> JsonDict:
-        body = await body_of(request)
-        user = pg.check_user(body.get("user"))
+    async def message(self, request: Request) -> JsonDict:
+        body = await _json_object(request)
+        user = self.pg.check_user(body.get("user"))
         text = str(body.get("text") or "")
         if text.lstrip().startswith("/"):
-            return await command_of(request, user, text)
-        return pg.say(user, text)
+            return await self._command(request, user, text)
+        return self.pg.say(user, text)
 
-    async def command(request: Request) -> JsonDict:
-        body = await body_of(request)
-        user = pg.check_user(body.get("user"))
+    async def command(self, request: Request) -> JsonDict:
+        body = await _json_object(request)
+        user = self.pg.check_user(body.get("user"))
         text = str(body.get("text") or "").strip()
         if not text.startswith("/"):
             raise PlaygroundError("a command starts with /")
-        return await command_of(request, user, text)
+        return await self._command(request, user, text)
 
-    async def command_of(request: Request, user: str, text: str) -> JsonDict:
-        sim = pg.simulator(request)
-        return await run_in_threadpool(pg.command, sim, user, text.strip())
+    async def _command(self, request: Request, user: str, text: str) -> JsonDict:
+        return await run_in_threadpool(self.pg.command, self.pg.simulator(request), user, text.strip())
 
-    async def action(request: Request) -> JsonDict:
-        body = await body_of(request)
-        user = pg.check_user(body.get("user"))
-        return await run_in_threadpool(pg.action, pg.simulator(request), user, body)
+    async def action(self, request: Request) -> JsonDict:
+        body = await _json_object(request)
+        user = self.pg.check_user(body.get("user"))
+        return await run_in_threadpool(self.pg.action, self.pg.simulator(request), user, body)
 
-    async def view(request: Request) -> JsonDict:
-        body = await body_of(request)
-        user = pg.check_user(body.get("user"))
+    async def view(self, request: Request) -> JsonDict:
+        body = await _json_object(request)
+        user = self.pg.check_user(body.get("user"))
         view_id = str(body.get("view_id") or "")
         return await run_in_threadpool(
-            pg.submit_view, pg.simulator(request), user, view_id, body.get("values")
+            self.pg.submit_view, self.pg.simulator(request), user, view_id, body.get("values")
         )
 
-    async def view_closed(request: Request) -> JsonDict:
-        body = await body_of(request)
-        user = pg.check_user(body.get("user"))
+    async def view_closed(self, request: Request) -> JsonDict:
+        body = await _json_object(request)
+        user = self.pg.check_user(body.get("user"))
         view_id = str(body.get("view_id") or "")
-        return await run_in_threadpool(pg.close_view, pg.simulator(request), user, view_id)
+        return await run_in_threadpool(self.pg.close_view, self.pg.simulator(request), user, view_id)
 
-    async def clear(request: Request) -> JsonDict:
-        pg.state.clear()
+    async def clear(self, _request: Request) -> JsonDict:
+        self.pg.state.clear()
         return {"ok": True}
 
+
+def playground_routes(pg: Playground) -> list[BaseRoute]:
+    """The page, its static files and its JSON API, all under ``/playground`` (``/`` redirects)."""
+    api = PlaygroundAPI(pg)
     return [
-        Route("/", root, methods=["GET"]),
-        Route("/playground", root, methods=["GET"]),
-        Route("/playground/", index, methods=["GET"]),
+        Route("/", _root, methods=["GET"]),
+        Route("/playground", _root, methods=["GET"]),
+        Route("/playground/", api.index, methods=["GET"]),
         Mount("/playground/static", app=StaticFiles(directory=STATIC), name="playground-static"),
-        Route(f"{API}/info", api(info), methods=["GET"]),
-        Route(f"{API}/events", api(events), methods=["GET"]),
-        Route(f"{API}/message", api(message), methods=["POST"]),
-        Route(f"{API}/command", api(command), methods=["POST"]),
-        Route(f"{API}/action", api(action), methods=["POST"]),
-        Route(f"{API}/view", api(view), methods=["POST"]),
-        Route(f"{API}/view_closed", api(view_closed), methods=["POST"]),
-        Route(f"{API}/clear", api(clear), methods=["POST"]),
+        Route(f"{API}/info", _api(api.info), methods=["GET"]),
+        Route(f"{API}/events", _api(api.events), methods=["GET"]),
+        Route(f"{API}/message", _api(api.message), methods=["POST"]),
+        Route(f"{API}/command", _api(api.command), methods=["POST"]),
+        Route(f"{API}/action", _api(api.action), methods=["POST"]),
+        Route(f"{API}/view", _api(api.view), methods=["POST"]),
+        Route(f"{API}/view_closed", _api(api.view_closed), methods=["POST"]),
+        Route(f"{API}/clear", _api(api.clear), methods=["POST"]),
     ]
 
 

@@ -27,7 +27,7 @@ from ml.core.features import (
     map_distinct,
     reason_columns,
 )
-from ml.core.passenger import Passenger, title_from_name
+from ml.core.passenger import Passenger, PassengerError, title_from_name
 from ml.io.data import load_csv
 from tests.support.models import passengers_of
 
@@ -305,7 +305,7 @@ def test_spec_json_round_trip(spec: FeatureSpec) -> None:
 
 def said(spec: FeatureSpec, passenger: Passenger) -> list[str]:
     completed, filled = spec.impute(columns_from_passengers([passenger]))
-    return assumptions(passenger, completed, filled)
+    return assumptions(completed, filled)
 
 
 def test_assumptions_for_a_minimal_description(spec: FeatureSpec) -> None:
@@ -354,20 +354,29 @@ def test_invalid_rows_name_each_problem() -> None:
         "embarked": np.array(["S", None, "C", "X", "Q", "S", "S", None], dtype=object),
         "title": np.full(8, None, dtype=object),
     }
+    # The same words as a person's answer gets (Passenger.validate), row by row.
     assert invalid_rows(columns) == [
-        (1, "age must be between 0 and 100"),
-        (1, "class must be 1, 2 or 3"),
-        (2, "class must be 1, 2 or 3"),
-        (3, "age must be between 0 and 100"),
-        (3, "port must be C, Q or S"),
-        (3, "sex must be female or male"),
-        (3, "sibsp must be 0 to 10"),
-        (4, "parch must be 0 to 10"),
-        (4, "sex must be female or male"),
-        (5, "fare must be between 0 and 1000"),
-        (5, "sibsp must be 0 to 10"),
-        (6, "fare must be between 0 and 1000"),
+        (1, "Age must be between 0 and 100 (got 101)."),
+        (1, "Class must be 1st, 2nd or 3rd."),
+        (2, "Please give the class."),
+        (3, "Age must be between 0 and 100 (got -1)."),
+        (3, "Port must be Cherbourg (C), Queenstown (Q) or Southampton (S)."),
+        (3, "Sex must be female or male."),
+        (3, "Siblings/spouses aboard must be a whole number from 0 to 10 (got 1.5)."),
+        (4, "Parents/children aboard must be a whole number from 0 to 10 (got -1)."),
+        (4, "Please give the sex."),
+        (5, "Fare must be between £0 and £1000 (got -1)."),
+        (5, "Siblings/spouses aboard must be a whole number from 0 to 10 (got 11)."),
+        (6, "Fare must be between £0 and £1000 (got 1001)."),
     ]
+    for row, message in invalid_rows(columns):  # and a person describing that row hears the same
+        values = {name: columns[name][row] for name in columns}
+        values = {
+            k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in values.items()
+        }
+        with pytest.raises(PassengerError) as caught:
+            Passenger(**values).validate(require=Passenger.REQUIRED)
+        assert message in caught.value.errors.values()
 
 
 def test_valid_data_has_no_invalid_rows(frame: pd.DataFrame) -> None:

@@ -276,13 +276,16 @@ def test_predict_frame_refuses_invalid_rows_naming_them(model: SurvivalModel, fr
     with pytest.raises(InvalidRowsError) as caught:
         model.predict_frame(bad)
     assert str(caught.value) == (
-        "2 row(s) cannot be scored: row 3: class must be 1, 2 or 3; row 7: age must be between 0 and 100"
+        "2 row(s) cannot be scored: row 3: Class must be 1st, 2nd or 3rd; row 7: Age must be between 0 and 100 (got 130)"
     )
-    assert caught.value.problems == [(2, "class must be 1, 2 or 3"), (6, "age must be between 0 and 100")]
+    assert caught.value.problems == [
+        (2, "Class must be 1st, 2nd or 3rd."),
+        (6, "Age must be between 0 and 100 (got 130)."),
+    ]
 
 
 def test_many_invalid_rows_are_summarised(model: SurvivalModel, frame: pd.DataFrame) -> None:
-    with pytest.raises(InvalidRowsError, match=r"^9 row\(s\) cannot be scored: row 1: sex .*\(and 4 more\)$"):
+    with pytest.raises(InvalidRowsError, match=r"^9 row\(s\) cannot be scored: row 1: Sex .*\(and 4 more\)$"):
         model.predict_frame(frame.iloc[:9].assign(sex="unknown"))
 
 
