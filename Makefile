@@ -19,6 +19,8 @@ run: setup
 
 test: setup browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # Prints one table; rows marked NO missed their target (python -m bench exits 1 for scripts).
@@ -28,9 +30,11 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Headless Chromium for the playground's browser tests (Debian's package; Playwright's own
-# browser download needs the internet). Best effort: the tests skip with a reason without it.
+# browser download needs the internet). Best effort here: without it the browser tests skip with a
+# reason, and with CI=true a skipped browser test fails the run (tests/conftest.py).
 browser:
 	@command -v chromium >/dev/null 2>&1 || (command -v apt-get >/dev/null 2>&1 && \
 		(apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji >/dev/null 2>&1) || true)

@@ -48,9 +48,8 @@ class NotifyingAck(Ack):
         response = super().__call__(*args, **kwargs)
         # A copy taken now, in the listener's thread: if the listener raises later, Bolt 1.30's
         # runner may set status 500 on this very object (a variable shared with the dispatch thread).
-        snapshot = BoltResponse(
-            status=response.status, body=response.body, headers=response.first_headers_without_set_cookie()
-        )
+        headers: dict[str, str | Sequence[str]] = dict(response.first_headers_without_set_cookie())
+        snapshot = BoltResponse(status=response.status, body=response.body, headers=headers)
         with contextlib.suppress(RuntimeError):  # the loop is gone (shutting down): nobody waits
             self._loop.call_soon_threadsafe(self._resolve, snapshot)
         return response
@@ -89,7 +88,8 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        headers = dict(request.headers)
+        raw_headers = dict(request.headers)
+        headers: dict[str, str | Sequence[str]] = dict(raw_headers)
         ack = NotifyingAck()
         try:
             # Bolt parses the body before it checks the signature: garbage must not become a 500.
@@ -101,7 +101,7 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
                 context={"ack": ack},
             )
         except ValueError:
-            if services.bot_settings.signing_secret and not verifier.is_valid_request(body, headers):
+            if services.bot_settings.signing_secret and not verifier.is_valid_request(body, raw_headers):
                 return JSONResponse({"error": "invalid request"}, status_code=401)
             return JSONResponse({"error": "unreadable request body"}, status_code=400)
         bolt_response = await ack.dispatch(bolt_app, bolt_request)
@@ -111,7 +111,7 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
             headers=bolt_response.first_headers_without_set_cookie(),
         )
 
-    async def healthz(request: Request) -> Response:
+    async def healthz(_request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(health, services))
 
     routes: list[BaseRoute] = [

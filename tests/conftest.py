@@ -59,3 +59,19 @@ def registry(home: Path) -> Iterator[LocalRegistry]:
     reg = LocalRegistry(home)
     yield reg
     reg.close()
+
+
+def _in_ci() -> bool:
+    import os
+
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    """On CI a browser test may not skip: a missing Chromium would otherwise pass the run unseen."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and _in_ci() and item.get_closest_marker("browser") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"CI=true and a browser test would skip: {report.longrepr}"

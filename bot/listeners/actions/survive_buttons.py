@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, Respond
@@ -31,7 +30,7 @@ def open_form(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: We
 
 @guarded
 def share_in_channel(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: Any, logger: Logger
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: Any
 ) -> None:
     ack()
     passenger = _passenger(action)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, Respond
@@ -19,7 +18,7 @@ MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
 
 @guarded
 def survive_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any
 ) -> None:
     services = Services.of(context)
     text = (command.get("text") or "").strip()
