@@ -5,13 +5,12 @@ on the same frozen holdout, decides, and then registers the challenger with its 
 decision, making it the default in that same atomic step when it won. Anything that fails before
 that commit registers nothing and leaves the default untouched.
 
-The bot starts runs in a separate worker process (`python -m ml.jobs.worker RUN_ID`) so training
+The bot starts runs in a separate worker process (`python -m ml.worker RUN_ID`) so training
 never competes with Slack's listener threads for the GIL; the CLI runs them in process.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import subprocess
@@ -285,7 +284,7 @@ class RetrainService:
         env["LIFEBOAT_HOME"] = str(self.settings.home)
         env["LIFEBOAT_BACKEND"] = self.settings.backend
         subprocess.Popen(
-            [sys.executable, "-m", "ml.jobs.worker", run_id],
+            [sys.executable, "-m", "ml.worker", run_id],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -321,25 +320,3 @@ def describe_busy(run: Run) -> str:
         f"A retraining run is already in progress, started by {run.actor} at {started}: "
         f"step {run.step_index} of {run.steps_total} ({run.step})."
     )
-
-
-def worker_main(argv: list[str]) -> int:
-    """The worker process's work (see ml.jobs.worker, which starts it at a lower priority)."""
-    parser = argparse.ArgumentParser(prog="python -m ml.jobs.worker")
-    parser.add_argument("run_id")
-    parser.add_argument("--data")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-worker %(levelname)s %(message)s")
-    from ml.backend import open_backend  # the top layer: imported only by the worker process
-
-    settings = MLSettings.from_env()
-    backend = open_backend(settings)
-    try:
-        # One training thread: the other core stays free for the bot's /survive traffic.
-        config = TrainConfig.from_settings(settings, nthread=1)
-        run = execute_run(
-            args.run_id, backend.registry, backend.runs, data=args.data, config=config, work=backend.work
-        )
-    finally:
-        backend.close()
-    return 0 if run.status == SUCCEEDED else 1

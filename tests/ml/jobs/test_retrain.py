@@ -159,7 +159,7 @@ def test_a_crashed_runs_lock_expires(home: Path) -> None:
 
 
 def test_the_worker_process_runs_to_completion(home: Path) -> None:
-    """The bot's path: start() spawns `python -m ml.jobs.worker RUN_ID` and returns at once."""
+    """The bot's path: start() spawns `python -m ml.worker RUN_ID` and returns at once."""
     env_backup = dict(os.environ)
     os.environ.update(LIFEBOAT_SEARCH_CANDIDATES="2", LIFEBOAT_SEARCH_REPEATS="1", LIFEBOAT_CV_REPEATS="1")
     try:
@@ -194,7 +194,7 @@ def test_a_killed_worker_leaves_the_default_untouched(home: Path) -> None:
         "LIFEBOAT_SEARCH_REPEATS": "1",
         "LIFEBOAT_CV_REPEATS": "1",
     }
-    proc = subprocess.run([sys.executable, "-m", "ml.jobs.worker", claim.run.id], env=env, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "ml.worker", claim.run.id], env=env, timeout=60)
     assert proc.returncode == -9
     assert service.registry.get_default() == "V1"
     assert [v.version for v in service.registry.list_versions()] == ["V1"]
@@ -249,10 +249,10 @@ def test_the_worker_lowers_its_priority_before_the_heavy_imports() -> None:
         "    print('nice', n, 'after', heavy, flush=True)\n"
         "    return real(n)\n"
         "os.nice = nice\n"
-        "import ml.jobs.worker\n"
-        "sys.exit(ml.jobs.worker.main(['--help']))\n"
+        "import ml.worker\n"
+        "sys.exit(ml.worker.main(['--help']))\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "nice 10 after []"
-    assert "usage: python -m ml.jobs.worker" in proc.stdout
+    assert "usage: python -m ml.worker" in proc.stdout
