@@ -23,6 +23,7 @@ from ml.jobs.retrain import RetrainService, RunWork
 from ml.jobs.train import train_and_register
 
 if TYPE_CHECKING:
+    from ml.core.stats import PassengerStats
     from ml.snowflake.registry import SnowflakeRegistry
 
 
@@ -113,6 +114,17 @@ class Backend:
             progress=progress,
         )
         return trained.version
+
+    def passenger_stats(self) -> PassengerStats:
+        """Who was aboard and who survived, from the data the default version was trained on:
+        one aggregate query on Snowflake's TITANIC_DATA, the passenger file here."""
+        if self.settings.backend == "snowflake":
+            from ml.snowflake.stats import warehouse_stats
+
+            return warehouse_stats(self.settings, self._snowflake_registry())
+        from ml.io.stats import local_stats
+
+        return local_stats(self.registry)
 
     @property
     def run_poll_seconds(self) -> float:
