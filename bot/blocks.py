@@ -128,6 +128,8 @@ def help_blocks(intro: str | None = None) -> list[Block]:
             "• `/survive` opens a form\n"
             "• `/survive <description>` answers right away\n"
             "• `/survive model` shows the model card\n"
+            "• `/survive stats` shows who survived by sex, class, age, port and family size"
+            " (`/survive stats by class and sex` for a cross table)\n"
             "• `/survive help` shows this"
         ),
     ]

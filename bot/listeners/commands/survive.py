@@ -1,4 +1,4 @@
-"""`/survive`: help, model card, the form, or an answer to free text."""
+"""`/survive`: help, model card, passenger statistics, the form, or an answer to free text."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from bot import blocks
 from bot.answers import model_card_reply, prediction_reply, understand
 from bot.listeners.guard import guarded
 from bot.services import Services
+from bot.stats_answers import asks_for_stats, stats_reply, understand_stats
 
 HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
@@ -33,6 +34,14 @@ def survive_command(
     if keyword in MODEL_WORDS:
         ack()
         respond(**model_card_reply(services).as_kwargs())
+        return
+    if asks_for_stats(text):
+        question = understand_stats(text)
+        if question.reply is not None:
+            ack(**question.reply.as_kwargs())
+            return
+        ack()  # counting may be a warehouse query: answer on the response URL
+        respond(**stats_reply(services, question.by).as_kwargs())
         return
     outcome = understand(text)
     if outcome.reply is not None:
