@@ -11,11 +11,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import models, scoring, serve, snowflake
+from bot.cli import models, scoring, serve, snowflake, stats
 from bot.cli.common import EXIT_ERROR
 from ml.config import MLSettings
 
-GROUPS = (models, scoring, snowflake, serve)
+GROUPS = (models, scoring, stats, snowflake, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,8 +3,12 @@ URLs) and `lifeboat stats`, both pinned to the shipped 891's figures."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from bot.cli import main
 from ml.io.registry import RegistryError
 from tests.support.bot import ACK_BUDGET, Bot, all_text, settle
 from tests.support.models import fitted_model
@@ -99,3 +103,39 @@ def test_figures_that_cannot_be_read_get_a_friendly_line(bot: Bot, monkeypatch: 
 
 def test_help_mentions_stats(bot: Bot) -> None:
     assert "`/survive stats` shows who survived" in all_text(bot.survive("help").json())
+
+
+# -- on the command line -----------------------------------------------------------------------------
+def test_cli_prints_the_same_tables(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("342 of 891 passengers survived: 38% (95% interval 35–42%)\n")
+    assert "\nBy sex\nSex       Survived  Rate  95% interval\nfemale  233 of 314   74%        69–79%\n" in out
+    assert "which TITANIC V1 was trained on" in out and "Note:" not in out
+
+
+def test_cli_cross_table_as_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "--by", "class,sex", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["by"] == ["class", "sex"] and data["version"] == "V1" and data["caveat"] is None
+    [table] = data["breakdowns"]
+    first = table["rows"][0]
+    assert [first[k] for k in ("class", "sex", "survived", "total")] == ["1st class", "female", 91, 94]
+    assert (first["low"], first["high"]) == pytest.approx((0.9103, 0.9891), abs=1e-4)
+    assert sum(row["total"] for row in table["rows"]) == 891
+
+
+def test_cli_unknown_grouping_is_one_line(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", "--by", "hair"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "lifeboat: error: I don't know how to group by “hair”. Groupings: sex, class, age, port, family.\n"
+    )
+
+
+def test_cli_without_a_model_says_whose_data_it_is(
+    empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stats", "--by", "sex"]) == 0
+    out = capsys.readouterr().out
+    assert "Note: No model is trained yet" in out and "female  233 of 314" in out
