@@ -221,6 +221,14 @@ def test_an_ack_with_a_message_is_shown_as_ephemeral(client: Client) -> None:
     assert len(client.pg.fake.calls("response_url")) == before  # it came in the acknowledgement itself
 
 
+def test_survive_stats_answers_with_its_tables(client: Client) -> None:
+    result = client.command("/survive stats by class and sex")
+    assert result["ok"] and result["elapsed"] < 3.0
+    reply = client.message(lambda m: from_bot(m) and "Who survived the Titanic" in text_of(m))
+    assert reply["ephemeral"] and reply["visible_to"] == ALICE
+    assert "1st class  female   91 of 94   97%        91–99%" in text_of(reply)
+
+
 def test_the_form_shows_errors_under_fields_then_answers(client: Client) -> None:
     client.command("/survive")
     opened = client.wait_for(lambda e: e["kind"] == "view")

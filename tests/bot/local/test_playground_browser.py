@@ -187,6 +187,16 @@ def test_retrain_as_an_admin_reports_the_decision_in_one_message(page: Page) -> 
     expect(report.locator(".edited")).to_be_visible()
 
 
+def test_survive_stats_shows_each_table_as_a_code_block(page: Page) -> None:
+    send(page, "/survive stats")
+    answer = bot_messages(page, ephemeral=True).filter(has_text="Who survived the Titanic")
+    expect(answer).to_have_count(1)
+    tables = answer.locator("pre.code-block")
+    expect(tables).to_have_count(5)  # sex, class, age, port, family size
+    expect(tables.first).to_contain_text("female  233 of 314   74%        69–79%")
+    expect(answer).to_contain_text("which TITANIC V1 was trained on")
+
+
 def test_mrkdwn_is_rendered_and_everything_else_escaped(page: Page) -> None:
     rendered = page.evaluate(
         """async () => {
