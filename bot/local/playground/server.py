@@ -48,7 +48,7 @@ ADMIN = "U_ADMIN"
 USERS: dict[str, str] = {"U_ALICE": "Alice (guest)", "U_ADMIN": "Ada (admin)"}
 #: Slash commands the playground's "app manifest" declares, with their usage hints.
 COMMANDS: dict[str, str] = {
-    "/survive": "1st class woman, 29, with my husband — or nothing for a form",
+    "/survive": "1st class woman, 29, with my husband — or nothing for a form, or stats by class and sex",
     "/retrain": "admins: retrain the model (try /retrain help)",
 }
 STATIC = Path(__file__).parent / "static"
