@@ -1,7 +1,7 @@
 """`/survive stats` as Block Kit, and the text table `lifeboat stats` prints too: pure functions.
 
-The table is monospace text in a code block (the playground renders those, and Slack's mobile
-client keeps the columns lined up). A chart of a Breakdown (bars with interval whiskers) can be
+The table is text in a code block, so its columns line up (Slack and the playground show code
+blocks in a monospace font; a section's 3000 characters hold the largest cross table). A chart of a Breakdown (bars with interval whiskers) can be
 added beside the table once charts are uploaded; the table stays either way.
 """
 
