@@ -7,11 +7,12 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.answers import failure_reply
+from bot.ingress import REQUEST_ID, is_verified
 from bot.listeners import register
 from bot.listeners.guard import describe, tell_user
 from bot.respond import ReplyPoster, pooled_respond_middleware
@@ -55,12 +56,41 @@ def build_app(services: Services, *, listener_threads: int = 16) -> App:
 
     @app.error
     def on_error(
-        error: Exception, body: dict[str, Any], context: Any, client: WebClient, response: BoltResponse | None
+        error: Exception,
+        body: Any,
+        context: Any,
+        client: WebClient,
+        request: BoltRequest,
+        response: BoltResponse | None,
+    ) -> BoltResponse | None:
+        request_id = context.get(REQUEST_ID) if context is not None else None
+        if not is_verified(request):
+            # Bolt reached this with a request nobody verified (e.g. its signature check raised on
+            # a bad timestamp): whatever the body names, answer nothing and call nobody.
+            log.warning("refused an unverified request %s (%s)", request_id, type(error).__name__)
+            return (
+                BoltResponse(status=401, body='{"error": "invalid request"}')
+                if response is not None
+                else None
+            )
+        try:
+            return _answer_failure(error, body, context, client, response, request_id)
+        except Exception:  # the failure path itself must never turn into a 500 with a traceback
+            log.exception("the error handler failed (request %s)", request_id)
+            return BoltResponse(status=200, body="") if response is not None else None
+
+    def _answer_failure(
+        error: Exception,
+        body: Any,
+        context: Any,
+        client: WebClient,
+        response: BoltResponse | None,
+        request_id: str | None,
     ) -> BoltResponse | None:
         # Listeners are wrapped (bot.listeners.guard), so this sees failures before ack(), in
         # middleware, or in unwrapped listeners. The traceback goes to the log, never to Slack.
-        log.error("listener failed: %s (%s)", error, describe(body), exc_info=error)
-        if response is not None and body.get("command"):
+        log.error("listener failed: %s (%s, request %s)", error, describe(body), request_id, exc_info=error)
+        if response is not None and isinstance(body, dict) and body.get("command"):
             # Not acknowledged yet: the apology is the acknowledgement (a 500 shows "dispatch_failed").
             return BoltResponse(
                 status=200,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -330,11 +331,19 @@ def form_values(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     return raw
 
 
-def channel_from_metadata(private_metadata: str) -> str | None:
-    try:
-        return json.loads(private_metadata or "{}").get("channel")
-    except (ValueError, AttributeError):
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9_]{1,40}")
+
+
+def channel_from_metadata(private_metadata: Any) -> str | None:
+    """The channel a form was opened from, or None (the answer then goes by DM) whatever the
+    metadata holds: it comes back from Slack as the app set it, but a view can be built elsewhere."""
+    if not isinstance(private_metadata, str) or not private_metadata or len(private_metadata) > 3000:
         return None
+    try:
+        channel = json.loads(private_metadata).get("channel")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return channel if isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel) else None
 
 
 ECHO_LIMIT = 200  # characters of user text quoted back

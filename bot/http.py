@@ -17,18 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.request import BoltRequest
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot import ingress
+from bot.ingress import REQUEST_ID, VERIFIED, Refusal
 from bot.services import Services
 
 EVENTS_PATH = "/slack/events"
@@ -85,26 +87,33 @@ def _log_failure(task: asyncio.Future[BoltResponse]) -> None:
 
 
 def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    verifier = SignatureVerifier(services.bot_settings.signing_secret)
+    secret = services.bot_settings.signing_secret
+    if not secret:  # without it no request can be verified, so none could ever be answered
+        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's requests")
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        headers = dict(request.headers)
-        ack = NotifyingAck()
+        request_id = ingress.new_request_id()
         try:
-            # Bolt parses the body before it checks the signature: garbage must not become a 500.
-            # Invalid UTF-8 is replaced, so such a body can't match its signature: 401 from Bolt.
-            bolt_request = BoltRequest(
-                body=body.decode("utf-8", "replace"),
-                query=request.url.query,
-                headers=headers,
-                context={"ack": ack},
+            # Size, then timestamp and signature, and only then the body as Slack data (see
+            # bot.ingress): a request that fails gets its 413/401/400 here and reaches no listener,
+            # no error handler, no Web API call.
+            body = await ingress.read_body(request)
+            ingress.verify_request(secret, request.headers, body, time.time())
+            ack = NotifyingAck()
+            bolt_request = ingress.bolt_request(
+                body,
+                request.url.query,
+                request.headers,
+                {"ack": ack, VERIFIED: True, REQUEST_ID: request_id},
             )
-        except ValueError:
-            if services.bot_settings.signing_secret and not verifier.is_valid_request(body, headers):
-                return JSONResponse({"error": "invalid request"}, status_code=401)
-            return JSONResponse({"error": "unreadable request body"}, status_code=400)
-        bolt_response = await ack.dispatch(bolt_app, bolt_request)
+        except Refusal as refusal:
+            log.info(ingress.describe_refusal(refusal, request_id))
+            return refusal.response()
+        try:
+            bolt_response = await ack.dispatch(bolt_app, bolt_request)
+        except Exception:  # the app's error handler failed too: say nothing more than that
+            log.exception("request %s: dispatch failed", request_id)
+            return JSONResponse({"error": "internal error"}, status_code=500)
         return Response(
             content=bolt_response.body,
             status_code=bolt_response.status,

@@ -428,10 +428,10 @@ def test_unverified_requests_get_401_and_cause_nothing(bot: Bot, kind: str) -> N
 @pytest.mark.parametrize(
     ("body", "signed", "status"),
     [
-        (b"payload=not-json", False, 401),  # Bolt parses before it verifies: still a 401, not a 500
+        (b"payload=not-json", False, 401),  # verified before it is parsed: a 401, not a 500
         (b"payload=not-json", True, 400),
         (b"command=%2Fsurvive&text=\xff\xfe", False, 401),  # not UTF-8
-        (b"command=%2Fsurvive&text=\xff\xfe", True, 401),  # can't match its signature once decoded
+        (b"command=%2Fsurvive&text=\xff\xfe", True, 400),  # signed over its bytes, but not text
     ],
 )
 def test_unreadable_bodies_are_refused_without_a_server_error(
