@@ -321,14 +321,47 @@ def survive_modal(channel_id: str, initial: Passenger | None = None) -> dict[str
 FORM_FIELDS = ("pclass", "sex", "age", "sibsp", "parch", "embarked", "fare", "title")
 
 
-def form_values(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """view.state.values -> raw Passenger fields (strings or None), keyed by field name."""
-    raw: dict[str, Any] = {}
+UNREADABLE = "This answer could not be read: please give it again."
+MAX_FIELD_CHARS = 100  # far more than any class, port, title or number needs
+
+
+def _element_value(element: Any) -> tuple[str | None, bool]:
+    """(value, readable) of one input element as Slack sends it: a select's `selected_option`
+    (an object with a text `value`, or null) or a text/number input's `value` (text or null)."""
+    if not isinstance(element, Mapping):
+        return None, False
+    if "selected_option" in element:
+        selected = element["selected_option"]
+        if selected is None:
+            return None, True
+        if not isinstance(selected, Mapping) or not isinstance(selected.get("value"), str):
+            return None, False
+        value = selected["value"]
+    else:
+        value = element.get("value")
+        if value is None:
+            return None, True
+        if not isinstance(value, str):
+            return None, False
+    return (value, True) if len(value) <= MAX_FIELD_CHARS else (None, False)
+
+
+def form_values(state_values: Any) -> tuple[dict[str, str | None], dict[str, str]]:
+    """view.state.values -> (raw Passenger fields, keyed by field name; an error per field whose
+    state is not what Slack sends). The errors go under those fields, like any invalid answer."""
+    raw: dict[str, str | None] = {}
+    unreadable: dict[str, str] = {}
+    values = state_values if isinstance(state_values, Mapping) else {}
     for name in FORM_FIELDS:
-        element = state_values.get(name, {}).get(VALUE, {})
-        selected = element.get("selected_option")
-        raw[name] = selected["value"] if selected else element.get("value")
-    return raw
+        block = values.get(name)
+        if block is None:  # a field Slack did not send is unknown, as an empty one is
+            raw[name] = None
+            continue
+        value, readable = _element_value(block.get(VALUE) if isinstance(block, Mapping) else None)
+        raw[name] = value
+        if not readable:
+            unreadable[name] = UNREADABLE
+    return raw, unreadable
 
 
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9_]{1,40}")

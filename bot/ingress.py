@@ -193,8 +193,10 @@ def shape_problem(body: Any) -> str | None:
     kind = body.get("type")
     if kind is not None and not isinstance(kind, str):
         return "type is not text"
+    interactive = kind in _INTERACTIVE_WITH_USER
     for key in ("team", "enterprise", "channel"):
-        if not _id_or_object(body.get(key)):
+        # Interactive payloads carry these as objects (listeners read channel["id"]); events as ids.
+        if not _id_or_object(body.get(key), object_only=interactive):
             return f"{key} is neither an id nor an object with one"
     for key in ("team_id", "user_id", "channel_id", "enterprise_id", "trigger_id", "api_app_id", "token"):
         if not isinstance(body.get(key, ""), str | type(None)):
@@ -210,9 +212,11 @@ def shape_problem(body: Any) -> str | None:
         if not isinstance(body.get(key, {}), dict):
             return f"{key} is not an object"
     user = body.get("user")
-    if kind in _INTERACTIVE_WITH_USER:
+    if interactive:
         if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
             return f"{kind} without a user id"
+        if kind in ("block_actions", "view_submission", "shortcut") and not body.get("trigger_id"):
+            return f"{kind} without a trigger_id"
     elif not _id_or_object(user):
         return "user is neither an id nor an object with one"
     if "view" in body or kind in ("view_submission", "view_closed"):

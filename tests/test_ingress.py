@@ -24,7 +24,7 @@ from bot.localslack import FakeSlackWebAPI, sign
 from bot.services import Services
 from bot.settings import BotSettings
 from ml.config import MLSettings
-from tests.test_bot import SECRET, TOKEN, Bot, all_text, settle, start_bot
+from tests.test_bot import SECRET, TOKEN, Bot, all_text, form_state, open_form, settle, start_bot
 
 
 @pytest.fixture(scope="module")
@@ -338,3 +338,45 @@ def test_a_body_just_under_the_limit_is_still_answered(bot: Bot) -> None:
     resp = bot.survive(text, channel_name="general", padding=padding)
     assert resp.status == 200
     assert "% chance of survival" in bot.reply_to(resp).args["text"]
+
+
+# -- item 5: a malformed modal state gets errors under its fields; odd metadata still an answer ----
+@pytest.mark.parametrize(
+    "pclass_state",
+    [
+        "string",
+        {"value": None},
+        {"value": {"type": "static_select", "selected_option": 5}},
+        {"value": {"type": "static_select", "selected_option": {"value": 3}}},
+        {"value": {"type": "static_select", "selected_option": {"value": "1" * 100_000}}},
+    ],
+    ids=lambda v: json.dumps(v)[:40],
+)
+def test_a_malformed_modal_state_gets_an_error_under_that_field(bot: Bot, pclass_state: Any) -> None:
+    view = open_form(bot)
+    bot.fake.clear()
+    state = form_state(sex="female", age=29)
+    state["pclass"] = pclass_state
+    resp = bot.sim.view_submission(view, state)
+    assert resp.status == 200
+    answer = resp.json()
+    assert answer["response_action"] == "errors", answer
+    assert set(answer["errors"]) == {"pclass"}
+    assert "could not be read" in answer["errors"]["pclass"]
+    assert view["id"] in bot.fake.views  # the modal stays open for the user to fix it
+    assert_nothing_sent(bot)
+
+
+@pytest.mark.parametrize(
+    "metadata", [5, {"channel": "C_RANDOM"}, "[" * 100_000, ["C_RANDOM"], '{"channel": "<!channel>"}']
+)
+def test_a_form_with_odd_metadata_is_still_answered_by_dm(bot: Bot, metadata: Any) -> None:
+    view = open_form(bot, channel_id="C_RANDOM")
+    resp = bot.sim.view_submission(
+        view, form_state(pclass=1, sex="female", age=29), private_metadata=metadata
+    )
+    assert resp.status == 200 and resp.body == b""
+    [posted] = bot.fake.wait_for("chat.postMessage")
+    assert posted.ok and posted.args["channel"] == "DU_ALICE"
+    assert "% chance of survival" in posted.args["text"]
+    assert bot.fake.calls("chat.postEphemeral") == []

@@ -21,12 +21,15 @@ __all__ = ["NOT_POSTABLE", "deliver", "survive_modal_submitted"]
 def survive_modal_submitted(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any, logger: Logger
 ) -> None:
-    raw = blocks.form_values(view["state"]["values"])
+    state = view.get("state")
+    raw, errors = blocks.form_values(state.get("values") if isinstance(state, dict) else None)
     try:
         passenger = Passenger.create(**raw)
         passenger.validate(require=Passenger.REQUIRED)
     except PassengerError as exc:
-        ack(response_action="errors", errors=exc.errors)  # block ids are the field names
+        errors = {**exc.errors, **errors}  # an unreadable field's own message wins
+    if errors:
+        ack(response_action="errors", errors=errors)  # block ids are the field names
         return
     ack()
     services = Services.of(context)
