@@ -15,6 +15,7 @@ from bot.answers import failure_reply
 from bot.ingress import REQUEST_ID, is_verified
 from bot.listeners import register
 from bot.listeners.guard import describe, tell_user
+from bot.replay import replay_guard
 from bot.respond import ReplyPoster, pooled_respond_middleware
 from bot.services import CONTEXT_KEY, Services
 
@@ -43,6 +44,9 @@ def build_app(services: Services, *, listener_threads: int = 16) -> App:
         ),
         request_verification_enabled=not settings.socket_mode or bool(settings.signing_secret),
     )
+
+    # First of ours, right after Bolt's own verification: a replay goes no further than this.
+    app.middleware(replay_guard(services.ledger))
 
     @app.middleware
     def provide_services(context: Any, next: Any) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.replay import MemoryRequestLedger, RequestLedger, open_ledger
 from bot.settings import BotSettings
 from ml.config import MLSettings
 from ml.registry.base import ModelRegistry
@@ -27,6 +28,8 @@ class Services:
     retrain: RetrainService
     admins: AdminPolicy
     watcher: RetrainWatcher
+    # Requests already processed (replays are acknowledged, not processed again): see bot.replay.
+    ledger: RequestLedger = field(default_factory=MemoryRequestLedger)
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:
@@ -56,6 +59,7 @@ class Services:
             watcher=RetrainWatcher(
                 retrain.store, poll_seconds=2.0 if ml_settings.backend == "snowflake" else 0.25
             ),
+            ledger=open_ledger(ml_settings.home),
         )
 
     @property
