@@ -392,3 +392,9 @@ def _escape(text: str, limit: int | None = None) -> str:
     if limit is not None and len(raw) > limit:
         raw = raw[: limit - 1] + "…"
     return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Text from a user (or an error message quoting it) made safe to put in a message: no
+    mentions, links or @channel, and at most `limit` characters of it."""
+    return _escape(text, limit)

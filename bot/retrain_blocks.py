@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.blocks import Block, button, context, section
+from bot.blocks import Block, button, context, escape, section
 from ml.registry.base import AuditEvent
 from ml.runs import Run, iso
 
@@ -54,7 +54,7 @@ def report_blocks(run: Run) -> list[Block]:
     """The finished run: decision, metrics beside the champion's on the frozen holdout, admin buttons."""
     if run.status == "failed":
         return [
-            section(f":x: *Retraining failed* at “{run.step}”: {run.error}"),
+            section(f":x: *Retraining failed* at “{run.step}”: {escape(run.error or '', 500)}"),
             context(f"Nothing was registered and the serving model is unchanged. Run `{run.id}`."),
         ]
     decision: Mapping[str, Any] = run.result.get("decision", {})
@@ -97,7 +97,7 @@ def status_blocks(current: Run | None, last: Run | None) -> list[Block]:
         ]
     if last is None:
         return [section("No retraining run yet. Start one with `/retrain`.")]
-    outcome = last.decision if last.status == "succeeded" else f"failed: {last.error}"
+    outcome = last.decision if last.status == "succeeded" else f"failed: {escape(last.error or '', 500)}"
     return [
         section(
             f"Nothing is running. Last run `{last.id}` by <@{last.actor}> at {_time(last.started_at)}: {outcome}"
@@ -118,7 +118,8 @@ def history_blocks(events: Sequence[AuditEvent]) -> list[Block]:
         if "holdout_log_loss" in metrics:
             extra += f" · log loss {metrics['holdout_log_loss']:.3f}"
         lines.append(
-            f"• `{e.at[:16].replace('T', ' ')}` *{e.action}* {move} by {e.actor}: {e.outcome}{extra}"
+            f"• `{e.at[:16].replace('T', ' ')}` *{e.action}* {move} by {escape(e.actor, 80)}: "
+            f"{escape(e.outcome, 200)}{extra}"
         )
     return [section("*Model history* (newest first)\n" + "\n".join(lines))]
 

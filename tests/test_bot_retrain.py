@@ -321,3 +321,36 @@ def test_a_restarted_bot_finishes_the_report_of_a_run_it_was_following(
     time.sleep(0.3)
     assert len(fake.calls("chat.update")) == 1
     services.registry.close()
+
+
+# -- what an admin typed is echoed escaped and cut short (issue 13, item 7) -------------------------
+MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U_BOB>", "<#C_GENERAL>", "<https://evil.example|x>")
+
+
+def assert_inert(text: str) -> None:
+    """No mention, broadcast or link survives into what the bot posts."""
+    for token in ("<!", "<@", "<#", "<http"):
+        assert token not in text, text
+
+
+@pytest.mark.parametrize("typed", [*MENTIONS, "&lt;!channel&gt;"])
+def test_retrain_echoes_what_was_typed_escaped(bot: Bot, typed: str) -> None:
+    for text in (f"promote {typed}", f"{typed} now", f"promote V{typed}"):
+        reply = bot.reply_to(retrain(bot, text))
+        shown = all_text(reply)
+        assert_inert(shown)
+        assert "&lt;" in shown  # still visible to the admin, as text
+    assert bot.services.registry.get_default() == "V1"
+
+
+@pytest.mark.parametrize("value", ["V" + "9" * 10_000, "x" * 10_000, "<!channel>", "V2<!here>", ""])
+def test_a_tampered_button_value_is_refused_without_echoing_it(bot: Bot, value: str) -> None:
+    for action in (retrain_blocks.PROMOTE_ACTION, retrain_blocks.ROLLBACK_ACTION):
+        resp = bot.sim.block_action(action, value, user_id=ADMIN, channel_id="C_GENERAL")
+        assert resp.status == 200
+        reply = bot.reply_to(resp)
+        shown = all_text(reply)
+        assert_inert(shown)
+        assert len(shown) < 300
+    assert bot.services.registry.get_default() == "V1"
+    assert {e.action for e in bot.services.registry.history()} <= {"register"}  # nothing changed
