@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
@@ -128,7 +128,17 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes,
     ]
-    return Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # While this serves, runs whose worker died get their message updated (bot.retrain_watch).
+        services.watcher.start_sweeping(bolt_app.client)
+        try:
+            yield
+        finally:
+            services.watcher.stop_sweeping()
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def create_asgi() -> Starlette:

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.blocks import Block, button, context, escape, section
 from ml.registry.base import AuditEvent
-from ml.runs import Run, iso
+from ml.runs import EXPIRED_ERROR, FAILED, Run, iso
 
 PROMOTE_ACTION = "retrain_promote"
 ROLLBACK_ACTION = "retrain_rollback"
@@ -50,8 +50,30 @@ def _metric_table(metrics: Mapping[str, Any], challenger: str, champion: str | N
     return "```" + "\n".join(rows) + "```"
 
 
+def worker_died(run: Run) -> bool:
+    return run.status == FAILED and run.error == EXPIRED_ERROR
+
+
+def report_text(run: Run) -> str:
+    """The notification text of a run's message (the blocks say the rest)."""
+    if worker_died(run):
+        return "Retraining stopped: the worker died"
+    return run.decision or run.error or f"Retraining: {run.step}"
+
+
 def report_blocks(run: Run) -> list[Block]:
     """The finished run: decision, metrics beside the champion's on the frozen holdout, admin buttons."""
+    if worker_died(run):
+        return [
+            section(
+                f":x: *Retraining stopped: the worker died* during “{run.step}”"
+                f" (step {run.step_index} of {run.steps_total})."
+            ),
+            context(
+                f"It stopped heart-beating and its lease lapsed ({_time(run.finished_at)}). Nothing was"
+                f" registered and the serving model is unchanged; `/retrain` starts a new run. Run `{run.id}`."
+            ),
+        ]
     if run.status == "failed":
         return [
             section(f":x: *Retraining failed* at “{run.step}”: {escape(run.error or '', 500)}"),

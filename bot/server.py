@@ -46,6 +46,7 @@ def run(ml_settings: MLSettings, *, http: bool, port: int | None, playground: bo
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         _say("Connecting to Slack in Socket Mode…")
+        services.watcher.start_sweeping(app.client)  # HTTP mode starts it with the server
         SocketModeHandler(app, bot_settings.app_token).start()
         return 0
     import uvicorn

@@ -55,9 +55,13 @@ class Services:
             scorer,
             retrain=retrain,
             admins=AdminPolicy(bot_settings.admins, bot_settings.admins_include_workspace_admins),
-            # Reading a run's record is a warehouse query on Snowflake: poll it less often there.
+            # Reading a run's record is a warehouse query on Snowflake: poll it less often there,
+            # and sweep for dead workers only while a run is followed (see bot.retrain_watch).
             watcher=RetrainWatcher(
-                retrain.store, poll_seconds=2.0 if ml_settings.backend == "snowflake" else 0.25
+                retrain.store,
+                poll_seconds=2.0 if ml_settings.backend == "snowflake" else 0.25,
+                sweep_seconds=30.0 if ml_settings.backend == "snowflake" else 10.0,
+                idle_sweeps=ml_settings.backend != "snowflake",
             ),
             ledger=open_ledger(ml_settings.home),
         )

@@ -21,6 +21,8 @@ LOCK_NAME = "retrain"
 DEFAULT_LEASE_SECONDS = 30.0
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+# A run's error when its lease lapsed: its worker stopped heart-beating (killed, crashed, machine gone).
+EXPIRED_ERROR = "the retraining worker stopped responding (lease expired)"
 
 RUNS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -175,13 +177,7 @@ class SQLiteRunStore(RunStore):
         if stale:
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?",
-                (
-                    FAILED,
-                    now,
-                    "the retraining worker stopped responding (lease expired)",
-                    stale["holder"],
-                    RUNNING,
-                ),
+                (FAILED, now, EXPIRED_ERROR, stale["holder"], RUNNING),
             )
             db.execute("DELETE FROM locks WHERE name = ?", (LOCK_NAME,))
 
