@@ -75,7 +75,7 @@ def normalize(frame: pd.DataFrame, *, require_target: bool) -> pd.DataFrame:
     essential = required if require_target else ["pclass", "sex"]
     missing = [c for c in essential if c not in renamed.columns]
     if missing:
-        found = ", ".join(map(str, frame.columns)) or "none"
+        found = _names(frame.columns)
         raise DataError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {found})"
         )
@@ -95,6 +95,13 @@ def normalize(frame: pd.DataFrame, *, require_target: bool) -> pd.DataFrame:
         if out[TARGET].nunique() < 2:
             raise DataError("the survived column needs both survivors and non-survivors to train")
     return out
+
+
+def _names(columns: Any, shown: int = 12, width: int = 40) -> str:
+    """A file's column names for an error message: a few, each cut short (a header can be huge)."""
+    names = [str(c) if len(str(c)) <= width else str(c)[: width - 1] + "…" for c in list(columns)[:shown]]
+    more = f" and {len(columns) - shown} more" if len(columns) > shown else ""
+    return (", ".join(names) or "none") + more
 
 
 def _map_strings(series: pd.Series, func: Callable[[Any], str | None]) -> pd.Series:
