@@ -9,9 +9,9 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.answers import failure_reply
+from bot.delivery import RetryPolicy, web_api_retry_handlers
 from bot.ingress import REQUEST_ID, is_verified
 from bot.listeners import register
 from bot.listeners.guard import describe, tell_user
@@ -22,21 +22,23 @@ from bot.services import CONTEXT_KEY, Services
 log = logging.getLogger("lifeboat.bot")
 
 
-def build_client(services: Services) -> WebClient:
+def build_client(services: Services, policy: RetryPolicy | None = None) -> WebClient:
     settings = services.bot_settings
     # Bolt copies base_url and retry handlers from this client to every client it makes.
     return WebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=web_api_retry_handlers(services.delivery, policy),
         timeout=10,
     )
 
 
-def build_app(services: Services, *, listener_threads: int = 16) -> App:
+def build_app(
+    services: Services, *, listener_threads: int = 16, retry_policy: RetryPolicy | None = None
+) -> App:
     settings = services.bot_settings
     app = App(
-        client=build_client(services),
+        client=build_client(services, retry_policy),
         signing_secret=settings.signing_secret or None,
         # Listener work after ack() (scoring, respond) runs here, not on the server's threads.
         listener_executor=ThreadPoolExecutor(
@@ -54,7 +56,8 @@ def build_app(services: Services, *, listener_threads: int = 16) -> App:
         next()
 
     # Replies to response_url reuse kept-alive connections (one pool per app).
-    app.middleware(pooled_respond_middleware(ReplyPoster(pool_size=listener_threads)))
+    poster = ReplyPoster(pool_size=listener_threads, policy=retry_policy, stats=services.delivery)
+    app.middleware(pooled_respond_middleware(poster))
 
     register(app)
 

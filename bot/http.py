@@ -157,7 +157,12 @@ def create_asgi() -> Starlette:
 
 def health(services: Services) -> dict[str, Any]:
     """Liveness plus what is being served; 'degraded' (still 200) when no model can be loaded."""
-    status: dict[str, Any] = {"ok": True, "backend": services.registry.backend, "model": services.model_name}
+    status: dict[str, Any] = {
+        "ok": True,
+        "backend": services.registry.backend,
+        "model": services.model_name,
+        "deliveries": services.delivery.snapshot(),  # answers delivered / retried / lost / unconfirmed
+    }
     try:
         status["model_version"] = services.scorer.version
     except Exception as exc:  # any registry failure: report it, stay up

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.delivery import DeliveryStats
 from bot.replay import MemoryRequestLedger, RequestLedger, open_ledger
 from bot.settings import BotSettings
 from ml.config import MLSettings
@@ -30,6 +31,8 @@ class Services:
     watcher: RetrainWatcher
     # Requests already processed (replays are acknowledged, not processed again): see bot.replay.
     ledger: RequestLedger = field(default_factory=MemoryRequestLedger)
+    # Answers delivered / retried / lost / unconfirmed, shown on /healthz (see bot.delivery).
+    delivery: DeliveryStats = field(default_factory=DeliveryStats)
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:

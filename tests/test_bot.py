@@ -450,7 +450,19 @@ def test_unreadable_bodies_are_refused_without_a_server_error(
 
 
 def test_healthz_reports_the_model_served(bot: Bot) -> None:
-    assert bot.healthz() == {"ok": True, "backend": "local", "model": "TITANIC", "model_version": "V1"}
+    deliveries = {"delivered": 0, "retried": 0, "lost": 0, "unconfirmed": 0, "web_api_retries": 0}
+    assert bot.healthz() == {
+        "ok": True,
+        "backend": "local",
+        "model": "TITANIC",
+        "model_version": "V1",
+        "deliveries": deliveries,
+    }
+    bot.reply_to(bot.survive("3rd class man, 30"))
+    deadline = time.monotonic() + 5  # counted once the bot has Slack's answer, just after the fake
+    while bot.healthz()["deliveries"]["delivered"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert bot.healthz()["deliveries"] == {**deliveries, "delivered": 1}
 
 
 def test_without_a_model_the_bot_says_so_and_stays_up(bot_without_model: Bot) -> None:

@@ -22,6 +22,8 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import deliver, failure_reply
+from bot.ingress import REQUEST_ID
+from bot.services import CONTEXT_KEY
 
 log = logging.getLogger("lifeboat.bot")
 
@@ -65,7 +67,15 @@ def tell_user(body: Any, context: Any, client: WebClient | None) -> None:
         channel = (context.channel_id if context is not None else None) or blocks.channel_from_metadata(
             metadata
         )
-        deliver(client, user, channel, reply)
+        services = context.get(CONTEXT_KEY) if context is not None else None
+        deliver(
+            client,
+            user,
+            channel,
+            reply,
+            stats=services.delivery if services is not None else None,
+            request_id=context.get(REQUEST_ID) if context is not None else None,
+        )
     except Exception:  # the log already has the cause; don't fail the failure path
         log.warning("could not tell the user about the failure", exc_info=True)
 

@@ -9,7 +9,8 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.answers import model_card_reply, prediction_reply, understand
+from bot.answers import model_card_reply, open_view, prediction_reply, understand
+from bot.ingress import REQUEST_ID
 from bot.listeners.guard import guarded
 from bot.services import Services
 
@@ -26,7 +27,8 @@ def survive_command(
     keyword = text.lower()
     if not text:
         ack()  # the trigger id lives ~3 s: open the form before anything slow
-        client.views_open(trigger_id=command["trigger_id"], view=blocks.survive_modal(command["channel_id"]))
+        view = blocks.survive_modal(command["channel_id"])
+        open_view(client, command["trigger_id"], view, logger, context.get(REQUEST_ID))
         return
     if keyword in HELP_WORDS:
         ack(text="How to use /survive", blocks=blocks.help_blocks())

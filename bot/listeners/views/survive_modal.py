@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import NOT_POSTABLE, deliver, prediction_reply
+from bot.ingress import REQUEST_ID
 from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.passenger import Passenger, PassengerError
@@ -35,4 +36,5 @@ def survive_modal_submitted(
     services = Services.of(context)
     user = body["user"]["id"]
     channel = blocks.channel_from_metadata(view.get("private_metadata", ""))
-    deliver(client, user, channel, prediction_reply(services, passenger), logger)
+    reply = prediction_reply(services, passenger)
+    deliver(client, user, channel, reply, logger, stats=services.delivery, request_id=context.get(REQUEST_ID))
