@@ -9,6 +9,7 @@ lands on the fake Slack over HTTP, so "nothing was posted" means the fake record
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import time
 import urllib.parse
@@ -20,11 +21,12 @@ import pytest
 from slack_bolt import BoltRequest
 
 from bot.app import build_app
-from bot.localslack import FakeSlackWebAPI, sign
+from bot.http import build_asgi
+from bot.localslack import FakeSlackWebAPI, SlackClientSimulator, serve_asgi_in_thread, sign
 from bot.services import Services
 from bot.settings import BotSettings
 from ml.config import MLSettings
-from tests.test_bot import SECRET, TOKEN, Bot, all_text, form_state, open_form, settle, start_bot
+from tests.test_bot import SECRET, TOKEN, Bot, all_text, form_state, open_form, settle
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +35,27 @@ def fake() -> Iterator[FakeSlackWebAPI]:
         yield server
 
 
-@pytest.fixture
-def bot(home: Path, fake: FakeSlackWebAPI) -> Iterator[Bot]:
-    yield from start_bot(fake)
+@pytest.fixture(scope="module")
+def bot(
+    trained_home_template: Path, tmp_path_factory: pytest.TempPathFactory, fake: FakeSlackWebAPI
+) -> Iterator[Bot]:
+    """One bot for the module (starting one per test cost seconds); each test starts from a quiet
+    fake (see `quiet`)."""
+    home = tmp_path_factory.mktemp("ingress") / "home"
+    shutil.copytree(trained_home_template, home)
+    settings = BotSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url)
+    services = Services.create(MLSettings(home=home), settings)
+    with serve_asgi_in_thread(build_asgi(build_app(services), services)) as url:
+        yield Bot(services, url, fake, SlackClientSimulator(f"{url}/slack/events", SECRET, fake))
+    services.registry.close()
+
+
+@pytest.fixture(autouse=True)
+def quiet(request: pytest.FixtureRequest, fake: FakeSlackWebAPI) -> None:
+    if "bot" in request.fixturenames:
+        settle(request.getfixturevalue("bot"))  # the previous test's answers are all in
+    fake.fail_channels.clear()
+    fake.clear()
 
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
