@@ -1,5 +1,8 @@
 """HTTP mode: a Starlette app around the Bolt app, served by uvicorn (not Bolt's dev server).
 
+Every request is checked before Bolt sees it (size, timestamp, signature, then shape: see
+`bot.ingress`); one that fails gets its 413/401/400 here and reaches nothing else.
+
 Bolt's own Starlette adapter calls the blocking `App.dispatch` on the event loop; here it runs in a
 worker thread, so one slow request never stalls the others.
 
