@@ -35,7 +35,7 @@ from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
 
-from bot.ingress import REQUEST_ID, SIGNATURE_HEADER
+from bot.ingress import REQUEST_ID, SIGNATURE_HEADER, new_request_id
 
 log = logging.getLogger("lifeboat.replay")
 
@@ -171,6 +171,8 @@ def replay_guard(ledger: RequestLedger) -> Callable[..., BoltResponse | None]:
     goes no further. Runs after Bolt's verification, in HTTP and Socket Mode alike."""
 
     def skip_replays(req: BoltRequest, context: Any, next: Callable[[], None]) -> BoltResponse | None:
+        if not context.get(REQUEST_ID):  # Socket Mode: no HTTP layer gave it an id for the logs
+            context[REQUEST_ID] = new_request_id()
         keys = request_keys(req.body, req.headers)
         try:
             first = ledger.first_sighting(keys)
