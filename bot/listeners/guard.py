@@ -96,7 +96,12 @@ def guarded(listener: Callable[..., None]) -> Callable[..., None]:
         except Exception:
             if args.ack.response is None:
                 raise  # not acknowledged: the app's error handler answers this request
-            log.exception("listener %s failed after ack (%s)", listener.__name__, describe(args.body))
+            log.exception(
+                "listener %s failed after ack (%s, request %s)",
+                listener.__name__,
+                describe(args.body),
+                args.context.get(REQUEST_ID),
+            )
             tell_user(args.body, args.context, args.client)
 
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
