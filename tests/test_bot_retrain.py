@@ -415,3 +415,10 @@ def test_a_followed_run_whose_worker_died_is_reported_stopped(home: Path, fake: 
     assert died.args["ts"] == posted["ts"]
     assert store.get(run.id).origin.get("reported") is True
     services.registry.close()
+
+
+def test_both_run_stores_mark_a_lapsed_lease_the_way_the_report_recognises() -> None:
+    from ml import runs
+    from ml.snowflake import runs as snowflake_runs
+
+    assert snowflake_runs.EXPIRED_ERROR == runs.EXPIRED_ERROR
