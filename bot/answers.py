@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import blocks
+from bot.delivery import UNCONFIRMED_ERRORS, DeliveryStats
 from bot.services import Services
 from ml.core.parser import ParseResult, parse
 from ml.core.passenger import Passenger, PassengerError
@@ -102,9 +103,54 @@ def failure_reply() -> Reply:
 
 
 def deliver(
-    client: WebClient, user: str, channel: str | None, reply: Reply, logger: logging.Logger = log
+    client: WebClient,
+    user: str,
+    channel: str | None,
+    reply: Reply,
+    logger: logging.Logger = log,
+    *,
+    stats: DeliveryStats | None = None,
+    request_id: str | None = None,
 ) -> None:
-    """Ephemeral in `channel` for `user`; a DM when there is no channel or the bot can't post there."""
+    """Ephemeral in `channel` for `user`; a DM when there is no channel or the bot can't post there.
+
+    The client retries what Slack could not take (bot.delivery). A call that may have reached Slack
+    but got no answer is not raised: Slack may have shown it, and an apology after it would be wrong."""
+    try:
+        _post(client, user, channel, reply, logger)
+    except UNCONFIRMED_ERRORS as exc:
+        if stats is not None:
+            stats.count("unconfirmed")
+        logger.warning(
+            "answer to request %s may or may not have been shown (%s)", request_id, type(exc).__name__
+        )
+        return
+    except Exception:
+        if stats is not None:
+            stats.count("lost")
+        logger.warning("answer to request %s lost", request_id)
+        raise
+    if stats is not None:
+        stats.count("delivered")
+
+
+def open_view(
+    client: WebClient,
+    trigger_id: str,
+    view: dict[str, Any],
+    logger: logging.Logger = log,
+    request_id: str | None = None,
+) -> None:
+    """views.open; as for `deliver`, a call that may have opened the form is not raised."""
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except UNCONFIRMED_ERRORS as exc:
+        logger.warning(
+            "the form for request %s may or may not have opened (%s)", request_id, type(exc).__name__
+        )
+
+
+def _post(client: WebClient, user: str, channel: str | None, reply: Reply, logger: logging.Logger) -> None:
     if channel:
         try:
             client.chat_postEphemeral(channel=channel, user=user, **reply.as_kwargs())

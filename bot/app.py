@@ -7,34 +7,38 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.answers import failure_reply
+from bot.delivery import RetryPolicy, web_api_retry_handlers
+from bot.ingress import REQUEST_ID, is_verified
 from bot.listeners import register
 from bot.listeners.guard import describe, tell_user
+from bot.replay import replay_guard
 from bot.respond import ReplyPoster, pooled_respond_middleware
 from bot.services import CONTEXT_KEY, Services
 
 log = logging.getLogger("lifeboat.bot")
 
 
-def build_client(services: Services) -> WebClient:
+def build_client(services: Services, policy: RetryPolicy | None = None) -> WebClient:
     settings = services.bot_settings
     # Bolt copies base_url and retry handlers from this client to every client it makes.
     return WebClient(
         token=settings.bot_token,
         base_url=settings.api_url,
-        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+        retry_handlers=web_api_retry_handlers(services.delivery, policy),
         timeout=10,
     )
 
 
-def build_app(services: Services, *, listener_threads: int = 16) -> App:
+def build_app(
+    services: Services, *, listener_threads: int = 16, retry_policy: RetryPolicy | None = None
+) -> App:
     settings = services.bot_settings
     app = App(
-        client=build_client(services),
+        client=build_client(services, retry_policy),
         signing_secret=settings.signing_secret or None,
         # Listener work after ack() (scoring, respond) runs here, not on the server's threads.
         listener_executor=ThreadPoolExecutor(
@@ -43,24 +47,57 @@ def build_app(services: Services, *, listener_threads: int = 16) -> App:
         request_verification_enabled=not settings.socket_mode or bool(settings.signing_secret),
     )
 
+    # First of ours, right after Bolt's own verification: a replay goes no further than this.
+    app.middleware(replay_guard(services.ledger))
+
     @app.middleware
     def provide_services(context: Any, next: Any) -> None:
         context[CONTEXT_KEY] = services
         next()
 
     # Replies to response_url reuse kept-alive connections (one pool per app).
-    app.middleware(pooled_respond_middleware(ReplyPoster(pool_size=listener_threads)))
+    poster = ReplyPoster(pool_size=listener_threads, policy=retry_policy, stats=services.delivery)
+    app.middleware(pooled_respond_middleware(poster))
 
     register(app)
 
     @app.error
     def on_error(
-        error: Exception, body: dict[str, Any], context: Any, client: WebClient, response: BoltResponse | None
+        error: Exception,
+        body: Any,
+        context: Any,
+        client: WebClient,
+        request: BoltRequest,
+        response: BoltResponse | None,
+    ) -> BoltResponse | None:
+        request_id = context.get(REQUEST_ID) if context is not None else None
+        if not is_verified(request):
+            # Bolt reached this with a request nobody verified (e.g. its signature check raised on
+            # a bad timestamp): whatever the body names, answer nothing and call nobody.
+            log.warning("refused an unverified request %s (%s)", request_id, type(error).__name__)
+            return (
+                BoltResponse(status=401, body='{"error": "invalid request"}')
+                if response is not None
+                else None
+            )
+        try:
+            return _answer_failure(error, body, context, client, response, request_id)
+        except Exception:  # the failure path itself must never turn into a 500 with a traceback
+            log.exception("the error handler failed (request %s)", request_id)
+            return BoltResponse(status=200, body="") if response is not None else None
+
+    def _answer_failure(
+        error: Exception,
+        body: Any,
+        context: Any,
+        client: WebClient,
+        response: BoltResponse | None,
+        request_id: str | None,
     ) -> BoltResponse | None:
         # Listeners are wrapped (bot.listeners.guard), so this sees failures before ack(), in
         # middleware, or in unwrapped listeners. The traceback goes to the log, never to Slack.
-        log.error("listener failed: %s (%s)", error, describe(body), exc_info=error)
-        if response is not None and body.get("command"):
+        log.error("listener failed: %s (%s, request %s)", error, describe(body), request_id, exc_info=error)
+        if response is not None and isinstance(body, dict) and body.get("command"):
             # Not acknowledged yet: the apology is the acknowledgement (a 500 shows "dispatch_failed").
             return BoltResponse(
                 status=200,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -318,21 +319,62 @@ def survive_modal(channel_id: str, initial: Passenger | None = None) -> dict[str
 FORM_FIELDS = ("pclass", "sex", "age", "sibsp", "parch", "embarked", "fare", "title")
 
 
-def form_values(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """view.state.values -> raw Passenger fields (strings or None), keyed by field name."""
-    raw: dict[str, Any] = {}
+UNREADABLE = "This answer could not be read: please give it again."
+MAX_FIELD_CHARS = 100  # far more than any class, port, title or number needs
+
+
+def _element_value(element: Any) -> tuple[str | None, bool]:
+    """(value, readable) of one input element as Slack sends it: a select's `selected_option`
+    (an object with a text `value`, or null) or a text/number input's `value` (text or null)."""
+    if not isinstance(element, Mapping):
+        return None, False
+    if "selected_option" in element:
+        selected = element["selected_option"]
+        if selected is None:
+            return None, True
+        if not isinstance(selected, Mapping) or not isinstance(selected.get("value"), str):
+            return None, False
+        value = selected["value"]
+    else:
+        value = element.get("value")
+        if value is None:
+            return None, True
+        if not isinstance(value, str):
+            return None, False
+    return (value, True) if len(value) <= MAX_FIELD_CHARS else (None, False)
+
+
+def form_values(state_values: Any) -> tuple[dict[str, str | None], dict[str, str]]:
+    """view.state.values -> (raw Passenger fields, keyed by field name; an error per field whose
+    state is not what Slack sends). The errors go under those fields, like any invalid answer."""
+    raw: dict[str, str | None] = {}
+    unreadable: dict[str, str] = {}
+    values = state_values if isinstance(state_values, Mapping) else {}
     for name in FORM_FIELDS:
-        element = state_values.get(name, {}).get(VALUE, {})
-        selected = element.get("selected_option")
-        raw[name] = selected["value"] if selected else element.get("value")
-    return raw
+        block = values.get(name)
+        if block is None:  # a field Slack did not send is unknown, as an empty one is
+            raw[name] = None
+            continue
+        value, readable = _element_value(block.get(VALUE) if isinstance(block, Mapping) else None)
+        raw[name] = value
+        if not readable:
+            unreadable[name] = UNREADABLE
+    return raw, unreadable
 
 
-def channel_from_metadata(private_metadata: str) -> str | None:
-    try:
-        return json.loads(private_metadata or "{}").get("channel")
-    except (ValueError, AttributeError):
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9_]{1,40}")
+
+
+def channel_from_metadata(private_metadata: Any) -> str | None:
+    """The channel a form was opened from, or None (the answer then goes by DM) whatever the
+    metadata holds: it comes back from Slack as the app set it, but a view can be built elsewhere."""
+    if not isinstance(private_metadata, str) or not private_metadata or len(private_metadata) > 3000:
         return None
+    try:
+        channel = json.loads(private_metadata).get("channel")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return channel if isinstance(channel, str) and _CHANNEL_ID.fullmatch(channel) else None
 
 
 ECHO_LIMIT = 200  # characters of user text quoted back
@@ -348,3 +390,9 @@ def _escape(text: str, limit: int | None = None) -> str:
     if limit is not None and len(raw) > limit:
         raw = raw[: limit - 1] + "…"
     return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Text from a user (or an error message quoting it) made safe to put in a message: no
+    mentions, links or @channel, and at most `limit` characters of it."""
+    return _escape(text, limit)

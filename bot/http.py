@@ -1,5 +1,8 @@
 """HTTP mode: a Starlette app around the Bolt app, served by uvicorn (not Bolt's dev server).
 
+Every request is checked before Bolt sees it (size, timestamp, signature, then shape: see
+`bot.ingress`); one that fails gets its 413/401/400 here and reaches nothing else.
+
 Bolt's own Starlette adapter calls the blocking `App.dispatch` on the event loop; here it runs in a
 worker thread, so one slow request never stalls the others.
 
@@ -17,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from slack_bolt import Ack, App, BoltResponse
 from slack_bolt.request import BoltRequest
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot import ingress
+from bot.ingress import REQUEST_ID, VERIFIED, Refusal
 from bot.services import Services
 
 EVENTS_PATH = "/slack/events"
@@ -84,27 +89,33 @@ def _log_failure(task: asyncio.Future[BoltResponse]) -> None:
 
 
 def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    verifier = SignatureVerifier(services.bot_settings.signing_secret)
+    secret = services.bot_settings.signing_secret
+    if not secret:  # without it no request can be verified, so none could ever be answered
+        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's requests")
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        raw_headers = dict(request.headers)
-        headers: dict[str, str | Sequence[str]] = dict(raw_headers)
-        ack = NotifyingAck()
+        request_id = ingress.new_request_id()
         try:
-            # Bolt parses the body before it checks the signature: garbage must not become a 500.
-            # Invalid UTF-8 is replaced, so such a body can't match its signature: 401 from Bolt.
-            bolt_request = BoltRequest(
-                body=body.decode("utf-8", "replace"),
-                query=request.url.query,
-                headers=headers,
-                context={"ack": ack},
+            # Size, then timestamp and signature, and only then the body as Slack data (see
+            # bot.ingress): a request that fails gets its 413/401/400 here and reaches no listener,
+            # no error handler, no Web API call.
+            body = await ingress.read_body(request)
+            ingress.verify_request(secret, request.headers, body, time.time())
+            ack = NotifyingAck()
+            bolt_request = ingress.bolt_request(
+                body,
+                request.url.query,
+                request.headers,
+                {"ack": ack, VERIFIED: True, REQUEST_ID: request_id},
             )
-        except ValueError:
-            if services.bot_settings.signing_secret and not verifier.is_valid_request(body, raw_headers):
-                return JSONResponse({"error": "invalid request"}, status_code=401)
-            return JSONResponse({"error": "unreadable request body"}, status_code=400)
-        bolt_response = await ack.dispatch(bolt_app, bolt_request)
+        except Refusal as refusal:
+            log.info(ingress.describe_refusal(refusal, request_id))
+            return refusal.response()
+        try:
+            bolt_response = await ack.dispatch(bolt_app, bolt_request)
+        except Exception:  # the app's error handler failed too: say nothing more than that
+            log.exception("request %s: dispatch failed", request_id)
+            return JSONResponse({"error": "internal error"}, status_code=500)
         return Response(
             content=bolt_response.body,
             status_code=bolt_response.status,
@@ -119,7 +130,17 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes,
     ]
-    return Starlette(routes=routes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # While this serves, runs whose worker died get their message updated (bot.retrain_watch).
+        services.watcher.start_sweeping(bolt_app.client)
+        try:
+            yield
+        finally:
+            services.watcher.stop_sweeping()
+
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def create_asgi() -> Starlette:
@@ -138,7 +159,12 @@ def create_asgi() -> Starlette:
 
 def health(services: Services) -> dict[str, Any]:
     """Liveness plus what is being served; 'degraded' (still 200) when no model can be loaded."""
-    status: dict[str, Any] = {"ok": True, "backend": services.registry.backend, "model": services.model_name}
+    status: dict[str, Any] = {
+        "ok": True,
+        "backend": services.registry.backend,
+        "model": services.model_name,
+        "deliveries": services.delivery.snapshot(),  # answers delivered / retried / lost / unconfirmed
+    }
     try:
         status["model_version"] = services.scorer.version
     except Exception as exc:  # any registry failure: report it, stay up

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.blocks import Block, button, context, section
+from bot.blocks import Block, button, context, escape, section
 from ml.io.registry import AuditEvent
-from ml.io.runs import Run, iso
+from ml.io.runs import EXPIRED_ERROR, FAILED, Run, iso
 
 PROMOTE_ACTION = "retrain_promote"
 ROLLBACK_ACTION = "retrain_rollback"
@@ -50,11 +50,33 @@ def _metric_table(metrics: Mapping[str, Any], challenger: str, champion: str | N
     return "```" + "\n".join(rows) + "```"
 
 
+def worker_died(run: Run) -> bool:
+    return run.status == FAILED and run.error == EXPIRED_ERROR
+
+
+def report_text(run: Run) -> str:
+    """The notification text of a run's message (the blocks say the rest)."""
+    if worker_died(run):
+        return "Retraining stopped: the worker died"
+    return run.decision or run.error or f"Retraining: {run.step}"
+
+
 def report_blocks(run: Run) -> list[Block]:
     """The finished run: decision, metrics beside the champion's on the frozen holdout, admin buttons."""
+    if worker_died(run):
+        return [
+            section(
+                f":x: *Retraining stopped: the worker died* during “{run.step}”"
+                f" (step {run.step_index} of {run.steps_total})."
+            ),
+            context(
+                f"It stopped heart-beating and its lease lapsed ({_time(run.finished_at)}). Nothing was"
+                f" registered and the serving model is unchanged; `/retrain` starts a new run. Run `{run.id}`."
+            ),
+        ]
     if run.status == "failed":
         return [
-            section(f":x: *Retraining failed* at “{run.step}”: {run.error}"),
+            section(f":x: *Retraining failed* at “{run.step}”: {escape(run.error or '', 500)}"),
             context(f"Nothing was registered and the serving model is unchanged. Run `{run.id}`."),
         ]
     decision: Mapping[str, Any] = run.result.get("decision", {})
@@ -97,7 +119,7 @@ def status_blocks(current: Run | None, last: Run | None) -> list[Block]:
         ]
     if last is None:
         return [section("No retraining run yet. Start one with `/retrain`.")]
-    outcome = last.decision if last.status == "succeeded" else f"failed: {last.error}"
+    outcome = last.decision if last.status == "succeeded" else f"failed: {escape(last.error or '', 500)}"
     return [
         section(
             f"Nothing is running. Last run `{last.id}` by <@{last.actor}> at {_time(last.started_at)}: {outcome}"
@@ -118,7 +140,8 @@ def history_blocks(events: Sequence[AuditEvent]) -> list[Block]:
         if "holdout_log_loss" in metrics:
             extra += f" · log loss {metrics['holdout_log_loss']:.3f}"
         lines.append(
-            f"• `{e.at[:16].replace('T', ' ')}` *{e.action}* {move} by {e.actor}: {e.outcome}{extra}"
+            f"• `{e.at[:16].replace('T', ' ')}` *{e.action}* {move} by {escape(e.actor, 80)}: "
+            f"{escape(e.outcome, 200)}{extra}"
         )
     return [section("*Model history* (newest first)\n" + "\n".join(lines))]
 

@@ -32,14 +32,15 @@ def run(
     services.ensure_model(say)
     app = build_app(services)
     if bot_settings.socket_mode and not http:
-        return run_socket_mode(app, bot_settings.app_token, say)
+        return run_socket_mode(app, services, bot_settings.app_token, say)
     return run_http(app, services, port=port, workers=workers, say=say)
 
 
-def run_socket_mode(app: App, app_token: str, say: Say) -> int:
+def run_socket_mode(app: App, services: Services, app_token: str, say: Say) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     say("Connecting to Slack in Socket Mode…")
+    services.watcher.start_sweeping(app.client)  # HTTP mode starts it with the server (bot.http)
     SocketModeHandler(app, app_token).start()
     return 0
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.admins import AdminPolicy
+from bot.delivery import DeliveryStats
+from bot.replay import MemoryRequestLedger, RequestLedger, open_ledger
 from bot.retrain_watch import RetrainWatcher
 from bot.settings import BotSettings
 from ml.backend import Backend, open_backend
@@ -29,6 +31,10 @@ class Services:
     retrain: RetrainService
     admins: AdminPolicy
     watcher: RetrainWatcher
+    # Requests already processed (replays are acknowledged, not processed again): see bot.replay.
+    ledger: RequestLedger = field(default_factory=MemoryRequestLedger)
+    # Answers delivered / retried / lost / unconfirmed, shown on /healthz (see bot.delivery).
+    delivery: DeliveryStats = field(default_factory=DeliveryStats)
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:
@@ -41,7 +47,8 @@ class Services:
             backend.scorer,
             retrain=retrain,
             admins=AdminPolicy(bot_settings.admins, bot_settings.admins_include_workspace_admins),
-            watcher=RetrainWatcher(retrain.store, poll_seconds=backend.run_poll_seconds),
+            watcher=RetrainWatcher(retrain.store, backend.run_polling),
+            ledger=open_ledger(ml_settings.home),
         )
 
     @property

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ml.config import MLSettings
 from ml.core.training import TrainConfig
 from ml.io.registry import ModelRegistry, ModelVersion
-from ml.io.runs import RunStore, SQLiteRunStore
+from ml.io.runs import RunPolling, RunStore, SQLiteRunStore
 from ml.io.serving import PassengerScorer, Scorer
 from ml.jobs.retrain import RetrainService, RunWork
 from ml.jobs.train import train_and_register
@@ -127,9 +127,13 @@ class Backend:
         return local_stats(self.registry)
 
     @property
-    def run_poll_seconds(self) -> float:
-        """How often a follower may re-read a run's record: a warehouse query on Snowflake."""
-        return 2.0 if self.settings.backend == "snowflake" else 0.25
+    def run_polling(self) -> RunPolling:
+        """On Snowflake reading a run's record is a warehouse query: read it less often, and look
+        for dead workers only while a run is followed (a query every few seconds would keep the
+        warehouse from ever suspending)."""
+        if self.settings.backend == "snowflake":
+            return RunPolling(poll_seconds=2.0, sweep_seconds=30.0, idle_sweeps=False)
+        return RunPolling()
 
     def retraining(self, config: TrainConfig | None = None) -> RetrainService:
         return RetrainService(

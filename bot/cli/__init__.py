@@ -43,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        message = str(exc) or exc.__class__.__name__
+        # One line, and short: a message may quote a file's contents (a 200 MB line is possible).
+        message = " ".join((str(exc) or exc.__class__.__name__).split())
+        if len(message) > 500:
+            message = message[:499] + "…"
         print(f"lifeboat: error: {message}", file=sys.stderr)
         return EXIT_ERROR
 

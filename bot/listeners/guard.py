@@ -22,33 +22,60 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import deliver, failure_reply
+from bot.ingress import REQUEST_ID
+from bot.services import CONTEXT_KEY
 
 log = logging.getLogger("lifeboat.bot")
 
 _ARG_NAMES = frozenset(inspect.signature(Args.__init__).parameters) - {"self", "kwargs"} | {"request"}
 
 
-def describe(body: Mapping[str, Any]) -> str:
+def _text_or_none(value: Any) -> str | None:
+    return value[:40] if isinstance(value, str) and value else None
+
+
+def user_of(body: Any) -> str | None:
+    """The user id of a request, whatever shape its body has (None if it names none)."""
+    if not isinstance(body, Mapping):
+        return None
+    user = body.get("user")
+    if isinstance(user, Mapping):
+        return _text_or_none(user.get("id"))
+    return _text_or_none(user) or _text_or_none(body.get("user_id"))
+
+
+def describe(body: Any) -> str:
     """kind/user/command of a request, for log lines (never tokens or free text)."""
-    kind = body.get("type") or ("slash_command" if body.get("command") else "unknown")
-    user = (body.get("user") or {}).get("id") or body.get("user_id")
-    return f"kind={kind} user={user} command={body.get('command')}"
+    if not isinstance(body, Mapping):
+        return f"kind=unknown body={type(body).__name__}"
+    kind = _text_or_none(body.get("type")) or ("slash_command" if body.get("command") else "unknown")
+    return f"kind={kind} user={user_of(body)} command={_text_or_none(body.get('command'))}"
 
 
-def tell_user(body: Mapping[str, Any], context: Any, client: WebClient | None) -> None:
+def tell_user(body: Any, context: Any, client: WebClient | None) -> None:
     """Best effort: the friendly failure message where the answer would have gone."""
     reply = failure_reply()
     try:
         if context is not None and context.response_url:
             context.respond(replace_original=False, **reply.as_kwargs())
             return
-        user = (body.get("user") or {}).get("id") or body.get("user_id")
+        user = user_of(body)
         if client is None or not user:
             return
+        view = body.get("view") if isinstance(body, Mapping) else None
+        metadata = view.get("private_metadata") if isinstance(view, Mapping) else None
         channel = (context.channel_id if context is not None else None) or blocks.channel_from_metadata(
-            (body.get("view") or {}).get("private_metadata", "")
+            metadata
         )
-        deliver(client, user, channel, reply)
+        services = context.get(CONTEXT_KEY) if context is not None else None
+        deliver(
+            client,
+            user,
+            channel,
+            reply,
+            stats=services.delivery if services is not None else None,
+            request_id=context.get(REQUEST_ID) if context is not None else None,
+        )
     except Exception:  # the log already has the cause; don't fail the failure path
         log.warning("could not tell the user about the failure", exc_info=True)
 
@@ -69,7 +96,12 @@ def guarded(listener: Callable[..., None]) -> Callable[..., None]:
         except Exception:
             if args.ack.response is None:
                 raise  # not acknowledged: the app's error handler answers this request
-            log.exception("listener %s failed after ack (%s)", listener.__name__, describe(args.body))
+            log.exception(
+                "listener %s failed after ack (%s, request %s)",
+                listener.__name__,
+                describe(args.body),
+                args.context.get(REQUEST_ID),
+            )
             tell_user(args.body, args.context, args.client)
 
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
@@ -78,4 +110,4 @@ def guarded(listener: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-__all__ = ["describe", "guarded", "tell_user"]
+__all__ = ["describe", "guarded", "tell_user", "user_of"]

@@ -18,6 +18,7 @@ import copy
 import itertools
 import json
 import logging
+import random
 import secrets
 import socketserver
 import threading
@@ -99,6 +100,19 @@ class SlackError(Exception):
         super().__init__(error)
         self.error = error
         self.extra = extra
+
+
+#: Returned instead of an HTTP status: the call was done, and the connection is to be dropped unanswered.
+DROP = -1
+
+
+@dataclass
+class _Chaos:
+    rate: float
+    rng: random.Random
+    kinds: tuple[str, ...]
+    retry_after: int
+    methods: frozenset[str] | None
 
 
 @dataclass
@@ -184,11 +198,19 @@ class _Handler(BaseHTTPRequestHandler):
                 status, payload, headers = fake._handle_api(
                     parts.path[len("/api/") :], parts.query, body, self.headers
                 )
+                if status == DROP:  # processed, then the connection dies before the answer
+                    self.close_connection = True
+                    return
                 data = json.dumps(payload).encode("utf-8")
                 self._send(status, data, "application/json; charset=utf-8", headers)
             elif parts.path.startswith("/response/"):
-                status, text = fake._handle_response_url(parts.path[len("/response/") :], body, self.headers)
-                self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+                status, text, headers = fake._handle_response_url(
+                    parts.path[len("/response/") :], body, self.headers
+                )
+                if status == DROP:
+                    self.close_connection = True
+                    return
+                self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8", headers)
             else:
                 self._send(404, b'{"ok": false, "error": "not_found"}', "application/json")
         except Exception as exc:  # a bug in the fake must not look like a hung Slack
@@ -202,6 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.server.fake.close_connections:  # a new connection for every request (see outage())
+            self.send_header("Connection", "close")
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
@@ -232,11 +256,14 @@ class FakeSlackWebAPI:
         trigger_ttl: float | None = 3.0,
         response_url_uses: int = 5,
         latency: float = 0.0,
+        close_connections: bool = False,
     ) -> None:
         """``token``: the only accepted token (``None`` accepts any non-empty one). ``fail_channels``:
         channel id -> error for chat.* and conversations.info (e.g. ``not_in_channel``). ``trigger_ttl``:
         seconds a trigger id issued by ``issue_trigger_id()`` stays valid (Slack: ~3 s; ``None`` = no
-        expiry). ``latency``: seconds added to every Web API answer (benchmarks)."""
+        expiry). ``latency``: seconds added to every Web API answer (benchmarks). ``close_connections``:
+        answer every request with ``Connection: close``, so clients open a new connection each time
+        (an ``outage()`` then refuses them, as a Slack that is down would)."""
         self.token = token
         self.users: dict[str, JsonDict] = {
             uid: dict(info) for uid, info in (DEFAULT_USERS if users is None else users).items()
@@ -251,7 +278,9 @@ class FakeSlackWebAPI:
         self.trigger_ttl = trigger_ttl
         self.response_url_uses = response_url_uses
         self.latency = latency
+        self.close_connections = close_connections
         self._address = (host, port)
+        self._chaos: _Chaos | None = None
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -292,6 +321,7 @@ class FakeSlackWebAPI:
         if self._server is not None:
             return self
         self._server = _Server(self._address, self)
+        self._address = (self._address[0], self._server.server_port)  # an outage comes back on it
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -310,6 +340,24 @@ class FakeSlackWebAPI:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+
+    @contextlib.contextmanager
+    def outage(self) -> Any:
+        """Slack unreachable for the duration of the block: the port refuses new connections (the
+        listening socket is closed, and opened again on the same port afterwards). Connections
+        already open are not cut; use ``close_connections`` so that clients need new ones."""
+        server, thread = self._server, self._thread
+        if server is None:
+            raise RuntimeError("FakeSlackWebAPI is not started")
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        try:
+            yield
+        finally:
+            self._server = self._thread = None
+            self.start()
 
     def __enter__(self) -> FakeSlackWebAPI:
         return self.start()
@@ -449,12 +497,41 @@ class FakeSlackWebAPI:
                 **extra,
             }
 
+    def chaos(
+        self,
+        rate: float,
+        *,
+        seed: int = 0,
+        kinds: tuple[str, ...] = ("500", "502", "503", "429", "drop"),
+        retry_after: int = 1,
+        methods: frozenset[str] | None = None,
+    ) -> None:
+        """Fail a share ``rate`` of calls (Web API methods and response URL posts; ``methods`` to
+        choose, ``"response_url"`` included), drawn from a seeded generator: ``"5xx"`` statuses and
+        ``"429"`` (with ``Retry-After``) are answered without doing anything, as Slack does;
+        ``"drop"`` does the call and then closes the connection without answering (the client cannot
+        know it was done). ``rate=0`` stops it."""
+        with self._lock:
+            self._chaos = _Chaos(rate, random.Random(seed), kinds, retry_after, methods) if rate > 0 else None
+
+    def _draw_chaos(self, method: str) -> str | None:
+        """Lock held: the fault for this call, if any."""
+        chaos = self._chaos
+        if chaos is None or method in ("auth.test", "api.test"):
+            return None
+        if chaos.methods is not None and method not in chaos.methods:
+            return None
+        if chaos.rng.random() >= chaos.rate:
+            return None
+        return chaos.rng.choice(chaos.kinds)
+
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with HTTP 429 and ``Retry-After``."""
         self._inject(method, _Fault(429, "ratelimited", {"Retry-After": str(int(retry_after))}), times)
 
     def fail_next(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
-        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
+        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``
+        (``"response_url"``: the next posts to any response URL, answered ``status`` and ``error``)."""
         self._inject(method, _Fault(status, error, {}), times)
 
     def _inject(self, method: str, fault: _Fault, times: int) -> None:
@@ -514,10 +591,13 @@ class FakeSlackWebAPI:
             args, token, parse_error = {}, None, str(exc)
         with self._lock:
             status = 200
+            kind: str | None = None
             try:
                 if parse_error is not None:
                     raise SlackError(parse_error)
                 self._authenticate(method, token)
+                kind = self._draw_chaos(method)
+                self._inject_chaos(kind, extra_headers)
                 self._inject_fault(method, extra_headers)
                 impl = self._methods.get(method)
                 if impl is None:
@@ -526,6 +606,9 @@ class FakeSlackWebAPI:
             except SlackError as err:
                 status = err.status if isinstance(err, _InjectedFault) else 200
                 response = {"ok": False, "error": err.error, **err.extra}
+            if kind == "drop":
+                self._record(Call(method, args, now, status, {**response, "dropped": True}))
+                return DROP, response, extra_headers
             self._record(Call(method, args, now, status, response))
         return status, response, extra_headers
 
@@ -537,6 +620,16 @@ class FakeSlackWebAPI:
         if self.token is not None and token != self.token:
             raise SlackError("invalid_auth")
 
+    def _inject_chaos(self, kind: str | None, headers: dict[str, str]) -> None:
+        """A drawn 5xx or 429 (with Retry-After) is answered instead of the call; "drop" is done
+        and its connection dropped by the handler."""
+        if kind is None or kind == "drop":
+            return
+        status = int(kind)
+        if status == 429:
+            headers["Retry-After"] = str(self._chaos.retry_after if self._chaos else 1)
+        raise _InjectedFault(_Fault(status, "ratelimited" if status == 429 else "chaos_server_error", {}))
+
     def _inject_fault(self, method: str, headers: dict[str, str]) -> None:
         """A queued fault for `method` is raised as its error (with its status and headers)."""
         queue = self._faults.get(method)
@@ -545,7 +638,9 @@ class FakeSlackWebAPI:
             headers.update(fault.headers)
             raise _InjectedFault(fault)
 
-    def _handle_response_url(self, rid: str, body: bytes, headers: Headers) -> tuple[int, str]:
+    def _handle_response_url(
+        self, rid: str, body: bytes, headers: Headers
+    ) -> tuple[int, str, dict[str, str]]:
         now = time.time()
         url = f"{self.url}response/{rid}"
         try:
@@ -556,7 +651,18 @@ class FakeSlackWebAPI:
             args = {"raw": body.decode("utf-8", "replace")}
         with self._lock:
             target = self._response_urls.get(rid)
-            if target is None:
+            kind = self._draw_chaos("response_url")
+            answer_headers: dict[str, str] = {}
+            queue = self._faults.get("response_url")
+            if kind is not None and kind != "drop":  # Slack did nothing with it
+                status, text = int(kind), "rate_limited" if kind == "429" else "server_error"
+                if status == 429:
+                    answer_headers["Retry-After"] = str(self._chaos.retry_after if self._chaos else 1)
+            elif queue:  # fail_next("response_url", ...) / rate_limit("response_url", ...)
+                fault = queue.popleft()
+                status, text = fault.status, fault.error
+                answer_headers.update(fault.headers)
+            elif target is None:
                 status, text = 404, "no_service"
             elif target.uses >= self.response_url_uses:
                 status, text = 404, "used_url"
@@ -564,10 +670,9 @@ class FakeSlackWebAPI:
                 target.uses += 1
                 status, text = 200, "ok"
                 self._apply_response_message(target, args)
-            self._record(
-                Call("response_url", {"url": url, **args}, now, status, {"ok": status == 200, "text": text})
-            )
-        return status, text
+            response = {"ok": status == 200, "text": text, **({"dropped": True} if kind == "drop" else {})}
+            self._record(Call("response_url", {"url": url, **args}, now, status, response))
+        return (DROP if kind == "drop" else status), text, answer_headers
 
     def _apply_response_message(self, target: _ResponseURL, args: JsonDict) -> None:
         channel = target.channel_id

@@ -37,9 +37,15 @@ class InvalidRowsError(ValueError):
 
     def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
         self.problems = list(problems)
-        shown = "; ".join(f"row {row + 1}: {why.rstrip('.')}" for row, why in self.problems[:5])
-        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        super().__init__(f"{len(self.problems)} row(s) cannot be scored: {shown}{more}")
+        by_row: dict[int, list[str]] = {}
+        for row, why in self.problems:  # a row can fail several checks: it is still one row
+            by_row.setdefault(row, []).append(why)
+        rows = sorted(by_row)
+        shown = "; ".join(
+            f"row {row + 1}: {', '.join(why.rstrip('.') for why in by_row[row])}" for row in rows[:5]
+        )
+        more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
+        super().__init__(f"{len(rows)} row(s) cannot be scored: {shown}{more}")
 
 
 @dataclass(frozen=True, slots=True)

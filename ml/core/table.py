@@ -84,7 +84,7 @@ def _require_columns(renamed: pd.DataFrame, original: pd.DataFrame, require_targ
     essential = [TARGET, *FEATURE_SOURCE_COLUMNS] if require_target else ["pclass", "sex"]
     missing = [c for c in essential if c not in renamed.columns]
     if missing:
-        found = ", ".join(map(str, original.columns)) or "none"
+        found = _names(original.columns)
         raise DataError(
             f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {found})"
         )
@@ -97,6 +97,13 @@ def _target(column: pd.Series) -> pd.Series:
     if target.nunique() < 2:
         raise DataError("the survived column needs both survivors and non-survivors to train")
     return target.astype(int)
+
+
+def _names(columns: Any, shown: int = 12, width: int = 40) -> str:
+    """A file's column names for an error message: a few, each cut short (a header can be huge)."""
+    names = [str(c) if len(str(c)) <= width else str(c)[: width - 1] + "…" for c in list(columns)[:shown]]
+    more = f" and {len(columns) - shown} more" if len(columns) > shown else ""
+    return (", ".join(names) or "none") + more
 
 
 def _map_strings(series: pd.Series, func: Callable[[Any], str | None]) -> pd.Series:

@@ -21,6 +21,8 @@ LOCK_NAME = "retrain"
 DEFAULT_LEASE_SECONDS = 30.0
 
 RUNNING, SUCCEEDED, FAILED = "running", "succeeded", "failed"
+# A run's error when its lease lapsed: its worker stopped heart-beating (killed, crashed, machine gone).
+EXPIRED_ERROR = "the retraining worker stopped responding (lease expired)"
 
 RUNS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -82,6 +84,16 @@ class Run:
         data["started_at_iso"] = iso(self.started_at)
         data["finished_at_iso"] = iso(self.finished_at)
         return data
+
+
+@dataclass(frozen=True)
+class RunPolling:
+    """How often a follower may read a run's record, and look for runs whose worker died (a lapsed
+    lease). `idle_sweeps`: look even while no run is followed."""
+
+    poll_seconds: float = 0.25
+    sweep_seconds: float = 10.0
+    idle_sweeps: bool = True
 
 
 @dataclass(frozen=True)
@@ -178,13 +190,7 @@ class SQLiteRunStore(RunStore):
         if stale:
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ? AND status = ?",
-                (
-                    FAILED,
-                    now,
-                    "the retraining worker stopped responding (lease expired)",
-                    stale["holder"],
-                    RUNNING,
-                ),
+                (FAILED, now, EXPIRED_ERROR, stale["holder"], RUNNING),
             )
             db.execute("DELETE FROM locks WHERE name = ?", (LOCK_NAME,))
 

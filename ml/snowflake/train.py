@@ -79,7 +79,7 @@ class ProgressWriter:
 
 
 def _registration_info(result: TrainingResult, table: str) -> dict[str, Any]:
-    # The same record ml.jobs.train.train_and_register writes, plus where the training ran.
+    # The same record ml.jobs.train_and_register writes, plus where the training ran.
     return {
         **registration_info(result),
         "trained_in": "snowflake stored procedure",

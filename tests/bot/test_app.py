@@ -302,10 +302,10 @@ def test_unverified_requests_get_401_and_cause_nothing(bot: Bot, kind: str) -> N
 @pytest.mark.parametrize(
     ("body", "signed", "status"),
     [
-        (b"payload=not-json", False, 401),  # Bolt parses before it verifies: still a 401, not a 500
+        (b"payload=not-json", False, 401),  # verified before it is parsed: a 401, not a 500
         (b"payload=not-json", True, 400),
         (b"command=%2Fsurvive&text=\xff\xfe", False, 401),  # not UTF-8
-        (b"command=%2Fsurvive&text=\xff\xfe", True, 401),  # can't match its signature once decoded
+        (b"command=%2Fsurvive&text=\xff\xfe", True, 400),  # signed over its bytes, but not text
     ],
 )
 def test_unreadable_bodies_are_refused_without_a_server_error(
@@ -324,7 +324,19 @@ def test_unreadable_bodies_are_refused_without_a_server_error(
 
 
 def test_healthz_reports_the_model_served(bot: Bot) -> None:
-    assert bot.healthz() == {"ok": True, "backend": "local", "model": "TITANIC", "model_version": "V1"}
+    deliveries = {"delivered": 0, "retried": 0, "lost": 0, "unconfirmed": 0, "web_api_retries": 0}
+    assert bot.healthz() == {
+        "ok": True,
+        "backend": "local",
+        "model": "TITANIC",
+        "model_version": "V1",
+        "deliveries": deliveries,
+    }
+    bot.reply_to(bot.survive("3rd class man, 30"))
+    deadline = time.monotonic() + 5  # counted once the bot has Slack's answer, just after the fake
+    while bot.healthz()["deliveries"]["delivered"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert bot.healthz()["deliveries"] == {**deliveries, "delivered": 1}
 
 
 def test_without_a_model_the_bot_says_so_and_stays_up(bot_without_model: Bot) -> None:

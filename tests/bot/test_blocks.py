@@ -228,17 +228,46 @@ def test_form_values_reads_slack_state_values() -> None:
         "embarked": {"value": {"type": "static_select", "selected_option": None}},
         # parch, fare and title missing altogether
     }
-    assert blocks.form_values(state) == {
-        "pclass": "3",
-        "sex": "female",
-        "age": "8",
-        "sibsp": None,
-        "parch": None,
-        "embarked": None,
-        "fare": None,
-        "title": None,
-    }
-    assert Passenger.create(**blocks.form_values(state)) == Passenger(pclass=3, sex="female", age=8.0)
+    assert blocks.form_values(state) == (
+        {
+            "pclass": "3",
+            "sex": "female",
+            "age": "8",
+            "sibsp": None,
+            "parch": None,
+            "embarked": None,
+            "fare": None,
+            "title": None,
+        },
+        {},
+    )
+    assert Passenger.create(**blocks.form_values(state)[0]) == Passenger(pclass=3, sex="female", age=8.0)
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"pclass": "string"},
+        {"pclass": {"value": None}},
+        {"pclass": {"value": "3"}},
+        {"pclass": {"value": {"type": "static_select", "selected_option": 5}}},
+        {"pclass": {"value": {"type": "static_select", "selected_option": {"value": 3}}}},
+        {"pclass": {"value": {"type": "static_select", "selected_option": {"text": {}}}}},
+        {"pclass": {"value": {"type": "number_input", "value": ["3"]}}},
+        {"pclass": {"value": {"type": "number_input", "value": "3" * 101}}},
+    ],
+)
+def test_a_field_whose_state_slack_would_never_send_gets_its_own_error(state: dict[str, Any]) -> None:
+    raw, errors = blocks.form_values({**state_from(blocks.survive_modal("C1")), **state})
+    assert errors == {"pclass": blocks.UNREADABLE}
+    assert raw["pclass"] is None
+
+
+@pytest.mark.parametrize("values", [None, "x", 5, [], {"sex": 5}])
+def test_state_values_of_any_shape_are_read_without_raising(values: Any) -> None:
+    raw, errors = blocks.form_values(values)
+    assert set(raw) == set(blocks.FORM_FIELDS)
+    assert set(errors) <= {"sex"}
 
 
 def test_prefilled_form_submitted_unchanged_gives_the_same_passenger() -> None:
@@ -246,12 +275,29 @@ def test_prefilled_form_submitted_unchanged_gives_the_same_passenger() -> None:
         pclass=1, sex="female", age=29.5, sibsp=1, parch=2, fare=71.2833, embarked="C", title="Mrs"
     )
     view = blocks.survive_modal("C1", said)
-    assert Passenger.create(**blocks.form_values(state_from(view))) == said
-    assert Passenger.create(**blocks.form_values(state_from(blocks.survive_modal("C1")))) == Passenger()
+    assert Passenger.create(**blocks.form_values(state_from(view))[0]) == said
+    assert Passenger.create(**blocks.form_values(state_from(blocks.survive_modal("C1")))[0]) == Passenger()
 
 
-@pytest.mark.parametrize("metadata", ["", "not json", "[1, 2]", '"C1"', "{}", '{"other": 1}'])
-def test_channel_from_bad_metadata_is_none(metadata: str) -> None:
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "",
+        "not json",
+        "[1, 2]",
+        '"C1"',
+        "{}",
+        '{"other": 1}',
+        5,
+        None,
+        {"channel": "C1"},
+        "[" * 100_000,
+        '{"channel": 5}',
+        '{"channel": "<!channel>"}',
+        '{"channel": "' + "C" * 5000 + '"}',
+    ],
+)
+def test_channel_from_bad_metadata_is_none(metadata: Any) -> None:
     assert blocks.channel_from_metadata(metadata) is None
 
 

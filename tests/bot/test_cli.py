@@ -256,6 +256,81 @@ def test_score_errors_are_one_line(home: Path, tmp_path: Path, capsys: pytest.Ca
     assert code == 1 and "usage: lifeboat score IN.csv -o OUT.csv" in one_line_error(err)
 
 
+def leftovers(directory: Path, before: set[str]) -> set[str]:
+    return {p.name for p in directory.iterdir()} - before
+
+
+def test_score_into_a_directory_is_refused_and_leaves_nothing(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("pclass,sex,age\n1,female,29\n")
+    (tmp_path / "outdir").mkdir()
+    before = {p.name for p in tmp_path.iterdir()}
+    code, out, err = run(capsys, "score", str(source), "-o", str(tmp_path / "outdir"))
+    assert code == 1 and out == ""
+    assert "is a directory" in one_line_error(err)
+    assert leftovers(tmp_path, before) == set()
+    assert list((tmp_path / "outdir").iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_partial_file(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("pclass,sex,age\n1,female,29\n")
+    before = {p.name for p in tmp_path.iterdir()}
+
+    def disk_full(self: Path, target: Path) -> Path:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", disk_full)
+    code, _, err = run(capsys, "score", str(source), "-o", str(tmp_path / "out.csv"))
+    assert code == 1 and "No space left on device" in one_line_error(err)
+    assert leftovers(tmp_path, before) == set()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("x" * 5_000_000 + "\n1\n", "missing columns pclass, sex"),  # a 5 MB header line
+        ("pclass,sex,age\n1,female,29,x\n3,male,30,y\n", "line 2 has 4 fields, the header has 3"),
+        ("pclass,sex,age\n1,female,29\n3,male,30,y\n", "line 3 has 4 fields, the header has 3"),
+        ("pclass,sex,age\n", "has a header but no passengers: nothing to score"),
+        ("", "cannot read"),
+        ('pclass,sex,age\n1,"' + "y" * 5_000_000 + "\n", "cannot read"),
+    ],
+    ids=["huge-header", "ragged-everywhere", "ragged-row", "header-only", "empty", "unclosed-quote"],
+)
+def test_score_errors_are_one_short_line_and_write_nothing(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text(content)
+    before = {p.name for p in tmp_path.iterdir()}
+    code, out, err = run(capsys, "score", str(source), "-o", str(tmp_path / "out.csv"))
+    assert code == 1 and out == ""
+    message = one_line_error(err)
+    assert expected in message
+    assert len(err) < 600
+    assert leftovers(tmp_path, before) == set()
+
+
+def test_score_counts_rows_not_problems(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    rows = ["pclass,sex,age"] + ["4,female,29"] * 9 + ["5,robot,150"]  # the last row fails three checks
+    source.write_text("\n".join(rows) + "\n")
+    code, _, err = run(capsys, "score", str(source), "-o", str(tmp_path / "out.csv"))
+    message = one_line_error(err)
+    assert code == 1 and message.startswith(
+        "10 row(s) cannot be scored: row 1: Class must be 1st, 2nd or 3rd;"
+    )
+    assert "(and 5 more)" in message
+    assert not (tmp_path / "out.csv").exists()
+
+
 # ---------------------------------------------------------------------------------------------
 # Real processes: exit codes and tracebacks
 

@@ -3,18 +3,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import urllib3
 from slack_bolt import BoltContext
 from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import DividerBlock, SectionBlock
 
+from bot.delivery import RetryPolicy
 from bot.local import FakeSlackWebAPI
 from bot.respond import PooledRespond, ReplyPoster, pooled_respond_middleware
 
@@ -93,13 +96,139 @@ def test_no_response_url_or_a_bad_argument_is_refused(poster: ReplyPoster) -> No
         PooledRespond(response_url="http://127.0.0.1:9/x", poster=poster)(42)  # type: ignore[arg-type]
 
 
-def test_an_unreachable_url_raises_after_one_retry() -> None:
-    with socket.socket() as sock:  # a port nothing listens on
+FAST = RetryPolicy(max_attempts=4, deadline_seconds=20, base_delay=0.05, max_delay=0.2)
+
+
+def wait_until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:  # a port nothing listens on (once this socket is closed)
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    poster = ReplyPoster(timeout=2)
-    with pytest.raises(urllib3.exceptions.MaxRetryError):
-        PooledRespond(response_url=f"http://127.0.0.1:{port}/response/x", poster=poster)("hi")
+        return sock.getsockname()[1]
+
+
+def test_an_unreachable_url_is_retried_then_counted_lost(caplog: pytest.LogCaptureFixture) -> None:
+    poster = ReplyPoster(timeout=2, policy=FAST, seed=0)
+    url = f"http://127.0.0.1:{free_port()}/response/x"
+    with caplog.at_level(logging.INFO, logger="lifeboat.bot"):
+        response = PooledRespond(response_url=url, poster=poster, request_id="req42")("hi")
+        assert response.status_code == 0  # no HTTP answer (yet)
+        wait_until(lambda: poster.stats.snapshot()["lost"] == 1)
+    assert poster.stats.snapshot() == {**ZERO, "retried": 1, "lost": 1}
+    assert "reply to request req42 lost after 4 attempt(s)" in caplog.text
+    poster.close()
+
+
+ZERO = {"delivered": 0, "retried": 0, "lost": 0, "unconfirmed": 0, "web_api_retries": 0}
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(500, "server_error"), (503, "unavailable"), (429, "ratelimited")]
+)
+def test_what_slack_could_not_take_is_delivered_once_by_a_retry(
+    fake: FakeSlackWebAPI, status: int, error: str
+) -> None:
+    poster = ReplyPoster(timeout=5, policy=FAST, seed=0)
+    url = fake.make_response_url()
+    if status == 429:
+        fake.rate_limit("response_url", times=1, retry_after=1)
+    else:
+        fake.fail_next("response_url", error, status=status, times=2)
+    first = PooledRespond(response_url=url, poster=poster)("the answer")
+    assert first.status_code == status
+    wait_until(lambda: poster.stats.snapshot()["delivered"] == 1)
+    calls = fake.calls("response_url")
+    refused = 1 if status == 429 else 2
+    assert [c.status for c in calls] == [status] * refused + [200]
+    assert [c.args["url"] for c in calls] == [url] * (refused + 1)  # the refused posts were ours
+    assert posted(fake, url)[-1]["text"] == "the answer"
+    assert poster.stats.snapshot() == {**ZERO, "delivered": 1, "retried": 1}
+    if status == 429:  # Retry-After: 1 was honoured
+        assert calls[1].time - calls[0].time >= 1.0
+    poster.close()
+
+
+def test_a_reply_slack_may_have_received_is_never_sent_twice(fake: FakeSlackWebAPI) -> None:
+    """The post arrived and was shown; the connection then died before Slack's answer."""
+    poster = ReplyPoster(timeout=5, policy=FAST, seed=0)
+    url = fake.make_response_url()
+    fake.chaos(1.0, kinds=("drop",), methods=frozenset({"response_url"}))
+    try:
+        response = PooledRespond(response_url=url, poster=poster)("shown once")
+    finally:
+        fake.chaos(0)
+    assert response.status_code == 0
+    time.sleep(0.5)  # a retry, had one been scheduled, would have gone out by now
+    assert len(posted(fake, url)) == 1
+    assert poster.stats.snapshot() == {**ZERO, "unconfirmed": 1}
+    poster.close()
+
+
+def test_a_read_timeout_is_not_retried() -> None:
+    """A server that takes the whole request and never answers: it may have acted on it."""
+    received: list[bytes] = []
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        server.settimeout(5)
+        port = server.getsockname()[1]
+        poster = ReplyPoster(timeout=0.3, policy=FAST, seed=0)
+        accepted: list[socket.socket] = []
+
+        def accept() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = server.accept()
+                    accepted.append(conn)
+                    received.append(conn.recv(65536))
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        response = PooledRespond(response_url=f"http://127.0.0.1:{port}/response/x", poster=poster)("hi")
+        time.sleep(0.5)
+        assert response.status_code == 0
+        assert len(received) == 1 and received[0].startswith(b"POST /response/x")
+        assert poster.stats.snapshot() == {**ZERO, "unconfirmed": 1}
+        for conn in accepted:
+            conn.close()
+    poster.close()
+
+
+def test_an_outage_is_waited_out() -> None:
+    with FakeSlackWebAPI(close_connections=True) as api:
+        poster = ReplyPoster(timeout=5, policy=FAST, seed=0)
+        url = api.make_response_url()
+        with api.outage():
+            response = PooledRespond(response_url=url, poster=poster)("after the outage")
+            assert response.status_code == 0  # refused: nothing was sent
+            time.sleep(0.3)  # a couple of refused retries
+        wait_until(lambda: poster.stats.snapshot()["delivered"] == 1)
+        assert [c.args["text"] for c in api.calls("response_url")] == ["after the outage"]
+        poster.close()
+
+
+def test_a_retry_after_beyond_the_deadline_gives_up_at_once(fake: FakeSlackWebAPI) -> None:
+    poster = ReplyPoster(timeout=5, policy=RetryPolicy(deadline_seconds=5), seed=0)
+    fake.rate_limit("response_url", retry_after=60)
+    response = PooledRespond(response_url=fake.make_response_url(), poster=poster)("too late")
+    assert response.status_code == 429
+    assert poster.stats.snapshot() == {**ZERO, "lost": 1}
+    assert poster.pending() == 0
+    poster.close()
+
+
+def test_a_refused_reply_is_not_retried(fake: FakeSlackWebAPI, poster: ReplyPoster) -> None:
+    url = fake.make_response_url()
+    fake.fail_next("response_url", "used_url", status=404)
+    assert PooledRespond(response_url=url, poster=poster)("x").status_code == 404
+    time.sleep(0.3)
+    assert len(fake.calls("response_url")) == 1
+    assert poster.stats.snapshot() == {**ZERO, "lost": 1}
 
 
 def run_middleware(context: BoltContext, poster: ReplyPoster) -> bool:

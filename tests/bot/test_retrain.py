@@ -321,3 +321,104 @@ def test_a_restarted_bot_finishes_the_report_of_a_run_it_was_following(
     time.sleep(0.3)
     assert len(fake.calls("chat.update")) == 1
     services.registry.close()
+
+
+# -- what an admin typed is echoed escaped and cut short (issue 13, item 7) -------------------------
+MENTIONS = ("<!channel>", "<!here>", "<!everyone>", "<@U_BOB>", "<#C_GENERAL>", "<https://evil.example|x>")
+
+
+def assert_inert(text: str) -> None:
+    """No mention, broadcast or link survives into what the bot posts."""
+    for token in ("<!", "<@", "<#", "<http"):
+        assert token not in text, text
+
+
+@pytest.mark.parametrize("typed", [*MENTIONS, "&lt;!channel&gt;"])
+def test_retrain_echoes_what_was_typed_escaped(bot: Bot, typed: str) -> None:
+    for text in (f"promote {typed}", f"{typed} now", f"promote V{typed}"):
+        reply = bot.reply_to(retrain(bot, text))
+        shown = all_text(reply)
+        assert_inert(shown)
+        assert "&lt;" in shown  # still visible to the admin, as text
+    assert bot.services.registry.get_default() == "V1"
+
+
+@pytest.mark.parametrize("value", ["V" + "9" * 10_000, "x" * 10_000, "<!channel>", "V2<!here>", ""])
+def test_a_tampered_button_value_is_refused_without_echoing_it(bot: Bot, value: str) -> None:
+    for action in (retrain_blocks.PROMOTE_ACTION, retrain_blocks.ROLLBACK_ACTION):
+        resp = bot.sim.block_action(action, value, user_id=ADMIN, channel_id="C_GENERAL")
+        assert resp.status == 200
+        reply = bot.reply_to(resp)
+        shown = all_text(reply)
+        assert_inert(shown)
+        assert len(shown) < 300
+    assert bot.services.registry.get_default() == "V1"
+    assert {e.action for e in bot.services.registry.history()} <= {"register"}  # nothing changed
+
+
+# -- a run whose worker died is reported without waiting for a /retrain (issue 13, item 8) ---------
+def _stranded_run(home: Path, fake: FakeSlackWebAPI, lease: float) -> tuple[Any, Any, dict[str, Any]]:
+    """A run in its "search" step whose message was posted, with nobody renewing its lease: its
+    worker is dead (and whichever bot followed it)."""
+    from slack_sdk import WebClient
+
+    from ml.io.local_registry import LocalRegistry
+    from ml.io.runs import Acquired, SQLiteRunStore
+    from ml.jobs.retrain import STEPS
+
+    posted = WebClient(token=TOKEN, base_url=fake.base_url).chat_postMessage(
+        channel="C_GENERAL", text="Retraining…"
+    )
+    store = SQLiteRunStore(LocalRegistry(home))
+    claim = store.start(ADMIN, len(STEPS), {"channel": posted["channel"], "ts": posted["ts"]}, lease=lease)
+    assert isinstance(claim, Acquired)
+    store.progress(claim.run.id, "search", 2)
+    return store, claim.run, posted.data
+
+
+def test_a_run_whose_bot_and_worker_died_is_reported_by_the_next_bot_without_a_command(
+    home: Path, fake: FakeSlackWebAPI
+) -> None:
+    fake.reset()
+    store, run, posted = _stranded_run(home, fake, lease=0.5)
+    settings = BotSettings(
+        bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url, admins=frozenset({ADMIN})
+    )
+    services = Services.create(MLSettings.from_env(), settings)
+    services.watcher.poll_seconds, services.watcher.sweep_seconds = 0.05, 0.2
+    with serve_asgi_in_thread(build_asgi(build_app(services), services)):
+        died = fake.wait_for("chat.update", lambda c: "the worker died" in all_text(c), timeout=10)[-1]
+        assert died.args["ts"] == posted["ts"] and died.args["channel"] == posted["channel"]
+        assert died.args["text"] == "Retraining stopped: the worker died"
+        assert "search" in all_text(died) and "unchanged" in all_text(died)
+        deadline = time.monotonic() + 5
+        while not store.get(run.id).origin.get("reported") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert fake.calls("response_url") == []  # nobody typed /retrain
+    final = store.get(run.id)
+    assert (final.status, final.origin.get("reported")) == ("failed", True)
+    assert store.current() is None  # the lock is free for the next run
+    services.registry.close()
+
+
+def test_a_followed_run_whose_worker_died_is_reported_stopped(home: Path, fake: FakeSlackWebAPI) -> None:
+    """The bot is alive and following the run; only the worker died (kill -9)."""
+    fake.reset()
+    store, run, posted = _stranded_run(home, fake, lease=0.5)
+    settings = BotSettings(bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url)
+    services = Services.create(MLSettings.from_env(), settings)
+    services.watcher.poll_seconds, services.watcher.sweep_seconds = 0.05, 0.2
+    app = build_app(services)  # no server: no periodic sweep, only the follower's own checks
+    followed = services.watcher.watch(run.id, app.client, posted["channel"], posted["ts"])
+    assert followed.result(timeout=10).status == "failed"
+    died = fake.wait_for("chat.update", lambda c: "the worker died" in all_text(c), timeout=5)[-1]
+    assert died.args["ts"] == posted["ts"]
+    assert store.get(run.id).origin.get("reported") is True
+    services.registry.close()
+
+
+def test_both_run_stores_mark_a_lapsed_lease_the_way_the_report_recognises() -> None:
+    from ml.io import runs
+    from ml.snowflake import runs as snowflake_runs
+
+    assert snowflake_runs.EXPIRED_ERROR == runs.EXPIRED_ERROR

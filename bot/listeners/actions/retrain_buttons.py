@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import retrain_blocks
+from bot.blocks import escape
 from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.io.registry import RegistryError
+
+VERSION_VALUE = re.compile(r"V[0-9]{1,9}")  # what report_blocks puts in these buttons
 
 
 def _set_default(
@@ -22,11 +26,14 @@ def _set_default(
     if not services.admins.is_admin(user, client):
         respond(text="Only lifeboat admins can change the model.", replace_original=False)
         return
-    target = action["value"]
+    target = action.get("value")
+    if not isinstance(target, str) or not VERSION_VALUE.fullmatch(target):  # not a button we made
+        respond(text="That button no longer works: see `/retrain history`.", replace_original=False)
+        return
     try:
         previous = services.registry.set_default(target, actor=user, action=kind, details={"via": "button"})
     except RegistryError as exc:
-        respond(text=f":warning: {exc}", replace_original=False)
+        respond(text=f":warning: {escape(str(exc))}", replace_original=False)
         return
     verb = "promoted" if kind == "promote" else "rolled back"
     respond(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.answers import prediction_reply
+from bot.answers import open_view, prediction_reply
+from bot.ingress import REQUEST_ID
 from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.core.passenger import Passenger, PassengerError
@@ -22,10 +24,13 @@ def _passenger(action: dict[str, Any]) -> Passenger:
 
 
 @guarded
-def open_form(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+def open_form(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: Any, logger: Logger
+) -> None:
     ack()
     channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
-    client.views_open(trigger_id=body["trigger_id"], view=blocks.survive_modal(channel, _passenger(action)))
+    view = blocks.survive_modal(channel, _passenger(action))
+    open_view(client, body["trigger_id"], view, logger, context.get(REQUEST_ID))
 
 
 @guarded

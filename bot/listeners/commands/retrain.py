@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import retrain_blocks
-from bot.blocks import section
+from bot.blocks import escape, section
 from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.io.registry import RegistryError
@@ -31,7 +31,7 @@ def retrain_command(
     services = Services.of(context)
     user = command["user_id"]
     if not services.admins.is_admin(user, client):
-        services.retrain.record_refusal(user, f"/retrain {' '.join(words)}".strip())
+        services.retrain.record_refusal(user, f"/retrain {' '.join(words)}".strip()[:200])
         respond(text="Only lifeboat admins can retrain.", blocks=retrain_blocks.refused_blocks())
         return
     try:
@@ -58,10 +58,13 @@ def retrain_command(
         else:
             respond(
                 text="I didn't get that.",
-                blocks=[section(f"Unknown: `/retrain {' '.join(words)}`"), *retrain_blocks.help_blocks()],
+                blocks=[
+                    section(f"Unknown: `/retrain {escape(' '.join(words))}`"),
+                    *retrain_blocks.help_blocks(),
+                ],
             )
-    except (RegistryError, RetrainError) as exc:
-        respond(text=f":warning: {exc}")
+    except (RegistryError, RetrainError) as exc:  # the message may quote what was typed: escaped
+        respond(text=f":warning: {escape(str(exc))}")
 
 
 def start_run(

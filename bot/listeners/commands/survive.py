@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.answers import model_card_reply, prediction_reply, understand
+from bot.answers import model_card_reply, open_view, prediction_reply, understand
+from bot.ingress import REQUEST_ID
 from bot.listeners.guard import guarded
 from bot.services import Services
 from bot.stats_answers import asks_for_stats, stats_reply, understand_stats
@@ -19,14 +21,15 @@ MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
 
 @guarded
 def survive_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any
+    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
 ) -> None:
     services = Services.of(context)
     text = (command.get("text") or "").strip()
     keyword = text.lower()
     if not text:
         ack()  # the trigger id lives ~3 s: open the form before anything slow
-        client.views_open(trigger_id=command["trigger_id"], view=blocks.survive_modal(command["channel_id"]))
+        view = blocks.survive_modal(command["channel_id"])
+        open_view(client, command["trigger_id"], view, logger, context.get(REQUEST_ID))
         return
     if keyword in HELP_WORDS:
         ack(text="How to use /survive", blocks=blocks.help_blocks())

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import NOT_POSTABLE, deliver, prediction_reply
+from bot.ingress import REQUEST_ID
 from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.core.passenger import Passenger, PassengerError
@@ -21,15 +22,19 @@ __all__ = ["NOT_POSTABLE", "deliver", "survive_modal_submitted"]
 def survive_modal_submitted(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any, logger: Logger
 ) -> None:
-    raw = blocks.form_values(view["state"]["values"])
+    state = view.get("state")
+    raw, errors = blocks.form_values(state.get("values") if isinstance(state, dict) else None)
     try:
         passenger = Passenger.create(**raw)
         passenger.validate(require=Passenger.REQUIRED)
     except PassengerError as exc:
-        ack(response_action="errors", errors=exc.errors)  # block ids are the field names
+        errors = {**exc.errors, **errors}  # an unreadable field's own message wins
+    if errors:
+        ack(response_action="errors", errors=errors)  # block ids are the field names
         return
     ack()
     services = Services.of(context)
     user = body["user"]["id"]
     channel = blocks.channel_from_metadata(view.get("private_metadata", ""))
-    deliver(client, user, channel, prediction_reply(services, passenger), logger)
+    reply = prediction_reply(services, passenger)
+    deliver(client, user, channel, reply, logger, stats=services.delivery, request_id=context.get(REQUEST_ID))

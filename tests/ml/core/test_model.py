@@ -284,6 +284,16 @@ def test_predict_frame_refuses_invalid_rows_naming_them(model: SurvivalModel, fr
     ]
 
 
+def test_a_row_failing_several_checks_counts_once(model: SurvivalModel, frame: pd.DataFrame) -> None:
+    bad = frame.iloc[:3].copy()
+    bad.loc[bad.index[1], ["pclass", "age"]] = [4, 130]
+    with pytest.raises(InvalidRowsError) as caught:
+        model.predict_frame(bad)
+    assert str(caught.value) == (
+        "1 row(s) cannot be scored: row 2: Age must be between 0 and 100 (got 130), Class must be 1st, 2nd or 3rd"
+    )
+
+
 def test_many_invalid_rows_are_summarised(model: SurvivalModel, frame: pd.DataFrame) -> None:
     with pytest.raises(InvalidRowsError, match=r"^9 row\(s\) cannot be scored: row 1: Sex .*\(and 4 more\)$"):
         model.predict_frame(frame.iloc[:9].assign(sex="unknown"))
