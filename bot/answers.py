@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot import blocks
 from bot.delivery import UNCONFIRMED_ERRORS, DeliveryStats
@@ -151,13 +152,28 @@ def open_view(
 
 
 def _post(client: WebClient, user: str, channel: str | None, reply: Reply, logger: logging.Logger) -> None:
+    post_or_dm(client, user, channel, reply.as_kwargs(), ephemeral=True, logger=logger)
+
+
+def post_or_dm(
+    client: WebClient,
+    user: str,
+    channel: str | None,
+    message: dict[str, Any],
+    *,
+    ephemeral: bool,
+    logger: logging.Logger = log,
+) -> SlackResponse:
+    """Post `message` in `channel` (ephemeral: for `user` only); where the bot can't post there, or
+    there is no channel, as a DM to `user` instead."""
     if channel:
         try:
-            client.chat_postEphemeral(channel=channel, user=user, **reply.as_kwargs())
-            return
+            if ephemeral:
+                return client.chat_postEphemeral(channel=channel, user=user, **message)
+            return client.chat_postMessage(channel=channel, **message)
         except SlackApiError as exc:
             if exc.response.get("error") not in NOT_POSTABLE:
                 raise
             logger.info("cannot post in %s (%s): answering by DM", channel, exc.response.get("error"))
     dm = client.conversations_open(users=user)["channel"]["id"]
-    client.chat_postMessage(channel=dm, **reply.as_kwargs())
+    return client.chat_postMessage(channel=dm, **message)

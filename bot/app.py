@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.answers import failure_reply
@@ -51,7 +53,7 @@ def build_app(
     app.middleware(replay_guard(services.ledger))
 
     @app.middleware
-    def provide_services(context: Any, next: Any) -> None:
+    def provide_services(context: BoltContext, next: Callable[[], None]) -> None:
         context[CONTEXT_KEY] = services
         next()
 
@@ -65,7 +67,7 @@ def build_app(
     def on_error(
         error: Exception,
         body: Any,
-        context: Any,
+        context: BoltContext,
         client: WebClient,
         request: BoltRequest,
         response: BoltResponse | None,
@@ -89,7 +91,7 @@ def build_app(
     def _answer_failure(
         error: Exception,
         body: Any,
-        context: Any,
+        context: BoltContext,
         client: WebClient,
         response: BoltResponse | None,
         request_id: str | None,

@@ -77,8 +77,8 @@ class NotifyingAck(Ack):
             _log_failure(task)
         elif task.cancelled():
             self.acked.cancel()
-        elif task.exception() is not None:
-            self.acked.set_exception(task.exception())  # type: ignore[arg-type]
+        elif (error := task.exception()) is not None:
+            self.acked.set_exception(error)
         else:
             self.acked.set_result(task.result())
 

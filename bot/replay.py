@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.context import BoltContext
 
 from bot.ingress import REQUEST_ID, SIGNATURE_HEADER, new_request_id
 
@@ -170,7 +171,7 @@ def replay_guard(ledger: RequestLedger) -> Callable[..., BoltResponse | None]:
     """Bolt middleware: a request whose keys were already recorded is acknowledged (empty 200) and
     goes no further. Runs after Bolt's verification, in HTTP and Socket Mode alike."""
 
-    def skip_replays(req: BoltRequest, context: Any, next: Callable[[], None]) -> BoltResponse | None:
+    def skip_replays(req: BoltRequest, context: BoltContext, next: Callable[[], None]) -> BoltResponse | None:
         if not context.get(REQUEST_ID):  # Socket Mode: no HTTP layer gave it an id for the logs
             context[REQUEST_ID] = new_request_id()
         keys = request_keys(req.body, req.headers)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import urllib3
+from slack_bolt.context import BoltContext
 from slack_bolt.context.respond import Respond
 from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.proxy_env_variable_loader import load_http_proxy_from_env
@@ -209,7 +210,7 @@ def pooled_respond_middleware(poster: ReplyPoster) -> Callable[..., None]:
 
     proxy_from_env = load_http_proxy_from_env()  # read once, as the process's environment is
 
-    def use_pooled_respond(context: Any, next: Callable[[], None]) -> None:
+    def use_pooled_respond(context: BoltContext, next: Callable[[], None]) -> None:
         proxy = context.client.proxy if context.client is not None else None
         if context.response_url and not (proxy or proxy_from_env):
             context["respond"] = PooledRespond(

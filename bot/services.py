@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+from slack_bolt.context import BoltContext
 
 from bot.admins import AdminPolicy
 from bot.delivery import DeliveryStats
@@ -68,6 +69,6 @@ class Services:
         return self.registry.model_name
 
     @staticmethod
-    def of(context: Any) -> Services:
+    def of(context: BoltContext) -> Services:
         """The services from a Bolt listener's `context` (put there by the app's middleware)."""
         return context[CONTEXT_KEY]

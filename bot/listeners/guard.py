@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from slack_bolt.context import BoltContext
 from slack_bolt.kwargs_injection.args import Args
 from slack_sdk import WebClient
 
@@ -52,12 +53,13 @@ def describe(body: Any) -> str:
     return f"kind={kind} user={user_of(body)} command={_text_or_none(body.get('command'))}"
 
 
-def tell_user(body: Any, context: Any, client: WebClient | None) -> None:
+def tell_user(body: Any, context: BoltContext | None, client: WebClient | None) -> None:
     """Best effort: the friendly failure message where the answer would have gone."""
     reply = failure_reply()
     try:
-        if context is not None and context.response_url:
-            context.respond(replace_original=False, **reply.as_kwargs())
+        respond = context.respond if context is not None and context.response_url else None
+        if respond is not None:
+            respond(replace_original=False, **reply.as_kwargs())
             return
         user = user_of(body)
         if client is None or not user:
@@ -106,7 +108,6 @@ def guarded(listener: Callable[..., None]) -> Callable[..., None]:
 
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
         setattr(run, attribute, getattr(listener, attribute))
-    run.inner = listener  # type: ignore[attr-defined]
     return run
 
 

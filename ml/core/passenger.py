@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -282,17 +282,17 @@ def _fmt(number: float) -> str:
 def _to_number(value: object, what: str) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{what} must be a number.")
+    text = str(value).strip().lstrip("£$").replace(",", "") if isinstance(value, str) else str(value)
     try:
-        text = str(value).strip().lstrip("£$").replace(",", "") if isinstance(value, str) else value
-        number = float(text)  # type: ignore[arg-type]  # anything float() refuses is reported below
-    except (TypeError, ValueError):
+        number = float(text)
+    except ValueError:
         raise ValueError(f"{what} must be a number (got “{value}”).") from None
     if not math.isfinite(number):
         raise ValueError(f"{what} must be a number (got “{value}”).")
     return number
 
 
-def _to_count(what: str):  # type: ignore[no-untyped-def]
+def _to_count(what: str) -> Callable[[object], int]:
     def coerce(value: object) -> int:
         number = _to_number(value, what)
         if number != int(number):

@@ -1,14 +1,19 @@
+"""Buttons. Each listener is a plain function, guarded here."""
+
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.blocks import ADJUST_ACTION, OPEN_FORM_ACTION, SHARE_ACTION
-from bot.listeners.actions import retrain_buttons
+from bot.listeners.actions.retrain_buttons import promote_anyway, roll_back
 from bot.listeners.actions.survive_buttons import open_form, share_in_channel
+from bot.listeners.guard import guarded
+from bot.retrain_blocks import PROMOTE_ACTION, ROLLBACK_ACTION
 
 
 def register(app: App) -> None:
-    app.action(ADJUST_ACTION)(open_form)
-    app.action(OPEN_FORM_ACTION)(open_form)
-    app.action(SHARE_ACTION)(share_in_channel)
-    retrain_buttons.register(app)
+    app.action(ADJUST_ACTION)(guarded(open_form))
+    app.action(OPEN_FORM_ACTION)(guarded(open_form))
+    app.action(SHARE_ACTION)(guarded(share_in_channel))
+    app.action(PROMOTE_ACTION)(guarded(promote_anyway))
+    app.action(ROLLBACK_ACTION)(guarded(roll_back))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, Respond
+from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot import retrain_blocks
 from bot.blocks import escape
-from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.io.registry import RegistryError
 
@@ -18,7 +17,12 @@ VERSION_VALUE = re.compile(r"V[0-9]{1,9}")  # what report_blocks puts in these b
 
 
 def _set_default(
-    kind: str, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
+    kind: str,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
 ) -> None:
     """Make the button's version the default, if an admin clicked; recorded as `kind` in the audit trail."""
     services = Services.of(context)
@@ -41,22 +45,25 @@ def _set_default(
     )
 
 
-@guarded
 def promote_anyway(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
 ) -> None:
     ack()
     _set_default("promote", body, action, respond, client, context)
 
 
-@guarded
 def roll_back(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient, context: Any
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
 ) -> None:
     ack()
     _set_default("rollback", body, action, respond, client, context)
-
-
-def register(app: App) -> None:
-    app.action(retrain_blocks.PROMOTE_ACTION)(promote_anyway)
-    app.action(retrain_blocks.ROLLBACK_ACTION)(roll_back)

@@ -6,12 +6,12 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, Respond
+from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import open_view, prediction_reply
 from bot.ingress import REQUEST_ID
-from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.core.passenger import Passenger, PassengerError
 
@@ -23,9 +23,13 @@ def _passenger(action: dict[str, Any]) -> Passenger:
         return Passenger()  # a stale or tampered button still opens an empty form
 
 
-@guarded
 def open_form(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: Any, logger: Logger
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    logger: Logger,
 ) -> None:
     ack()
     channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
@@ -33,9 +37,8 @@ def open_form(
     open_view(client, body["trigger_id"], view, logger, context.get(REQUEST_ID))
 
 
-@guarded
 def share_in_channel(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: Any
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, context: BoltContext
 ) -> None:
     ack()
     passenger = _passenger(action)

@@ -6,21 +6,25 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, Respond
+from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot import retrain_blocks
+from bot.answers import post_or_dm
 from bot.blocks import escape, section
-from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.io.registry import RegistryError
 from ml.io.runs import Busy
 from ml.jobs.retrain import STEPS, RetrainError, describe_busy, rollback
 
 
-@guarded
 def retrain_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
+    ack: Ack,
+    command: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    logger: Logger,
 ) -> None:
     words = (command.get("text") or "").split()
     sub = words[0].lower() if words else ""
@@ -77,11 +81,8 @@ def start_run(
         return
     run = claim.run
     blocks = retrain_blocks.progress_blocks(run, STEPS)
-    try:
-        posted = client.chat_postMessage(channel=channel, text="Retraining started", blocks=blocks)
-    except SlackApiError as exc:  # not in that channel: follow the run in a DM instead
-        logger.info("cannot post in %s (%s): using a DM", channel, exc.response.get("error"))
-        dm = client.conversations_open(users=user)["channel"]["id"]
-        posted = client.chat_postMessage(channel=dm, text="Retraining started", blocks=blocks)
+    started = {"text": "Retraining started", "blocks": blocks}
+    # Not in that channel: the run is followed in a DM instead.
+    posted = post_or_dm(client, user, channel, started, ephemeral=False, logger=logger)
     services.retrain.store.set_origin(run.id, {"channel": posted["channel"], "ts": posted["ts"]})
     services.watcher.watch(run.id, client, posted["channel"], posted["ts"])

@@ -6,12 +6,12 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack, Respond
+from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import model_card_reply, open_view, prediction_reply, understand
 from bot.ingress import REQUEST_ID
-from bot.listeners.guard import guarded
 from bot.services import Services
 from bot.stats_answers import asks_for_stats, stats_reply, understand_stats
 
@@ -19,9 +19,13 @@ HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
 
 
-@guarded
 def survive_command(
-    ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, context: Any, logger: Logger
+    ack: Ack,
+    command: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    context: BoltContext,
+    logger: Logger,
 ) -> None:
     services = Services.of(context)
     text = (command.get("text") or "").strip()

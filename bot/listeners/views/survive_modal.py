@@ -6,21 +6,25 @@ from logging import Logger
 from typing import Any
 
 from slack_bolt import Ack
+from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot import blocks
 from bot.answers import NOT_POSTABLE, deliver, prediction_reply
 from bot.ingress import REQUEST_ID
-from bot.listeners.guard import guarded
 from bot.services import Services
 from ml.core.passenger import Passenger, PassengerError
 
 __all__ = ["NOT_POSTABLE", "deliver", "survive_modal_submitted"]
 
 
-@guarded
 def survive_modal_submitted(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: Any, logger: Logger
+    ack: Ack,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    logger: Logger,
 ) -> None:
     state = view.get("state")
     raw, errors = blocks.form_values(state.get("values") if isinstance(state, dict) else None)
