@@ -1,0 +1,131 @@
+"""The calls lifeboat makes into snowflake-ml-python and Snowpark, against autospecs of the real
+classes (tests/support/contracts.py): a renamed argument, a missing method or a changed signature
+in the installed libraries fails here. Behind the autospecs, `FakeAccount` keeps what an account
+would (versions, their files and metadata, the default, the package channel) and answers the
+statements sent.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+from snowflake.snowpark import AsyncJob, DataFrame
+
+from ml.io.data import load_csv
+from ml.snowflake.registry import SnowflakeRegistry
+from ml.snowflake.scoring import WarehouseScorer
+from ml.snowflake.train import start_training
+from tests.support.contracts import Contracts
+from tests.support.models import fitted_model
+from tests.support.snowflake import SETTINGS, TABLE, FakeAccount
+
+
+@pytest.fixture
+def account(contracts: Contracts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeAccount:
+    root = tmp_path / "account"
+    root.mkdir()
+    return FakeAccount(contracts, root, monkeypatch)
+
+
+@pytest.fixture
+def registry(contracts: Contracts, account: FakeAccount, tmp_path: Path) -> SnowflakeRegistry:
+    """The production registry, its Registry calls going to the autospecs."""
+    return SnowflakeRegistry(contracts.session, SETTINGS, cache_dir=tmp_path / "cache")
+
+
+def log(registry: SnowflakeRegistry, **kwargs: Any) -> Any:
+    return registry.log_model(
+        fitted_model(),
+        metrics={"holdout_log_loss": 0.41},
+        params={"max_depth": 2},
+        comment=kwargs.pop("comment", "a version"),
+        created_by=kwargs.pop("created_by", "ann"),
+        data_fingerprint="sha256:abc",
+        info={"n_rows": 891},
+        **kwargs,
+    )
+
+
+# -- the registry's calls ----------------------------------------------------------------------------
+def test_the_registry_is_opened_by_keyword_on_lifeboats_schema(
+    registry: SnowflakeRegistry, contracts: Contracts, account: FakeAccount
+) -> None:
+    account.registry_class.assert_called_once_with(
+        contracts.session, database_name="LIFEBOAT", schema_name="PUBLIC"
+    )
+    assert registry.list_versions() == [] and registry.get_default() is None
+
+
+def test_log_list_promote_export_and_load_through_the_library(
+    registry: SnowflakeRegistry, contracts: Contracts, account: FakeAccount
+) -> None:
+    v1 = log(registry)
+    assert (v1.version, v1.is_default, v1.created_by, v1.metrics) == (
+        "V1",
+        True,
+        "ann",
+        {"holdout_log_loss": 0.41},
+    )
+    v2 = log(registry, created_by="bob")
+    assert (v2.version, v2.is_default) == ("V2", False)
+    sent = contracts.registry.log_model.call_args
+    assert sent.kwargs["model_name"] == "TITANIC" and sent.kwargs["version_name"] == "V2"
+    assert sent.kwargs["target_platforms"] == ["WAREHOUSE"] and "signatures" in sent.kwargs
+    assert registry.set_default("V2", actor="carol") == "V1"
+    assert contracts.property_writes(contracts.model, "default") == ["V2"]
+    assert registry.get_default() == "V2"
+    frame = load_csv()
+    np.testing.assert_array_equal(
+        registry.load_model("V2").predict_frame(frame), fitted_model().predict_frame(frame)
+    )
+    account.version("TITANIC", "V2").export.assert_called_once()
+
+
+def test_batches_still_go_through_mv_run_on_the_looked_up_version(
+    registry: SnowflakeRegistry, account: FakeAccount
+) -> None:
+    log(registry)
+    scorer = WarehouseScorer(registry, refresh_seconds=3600, fallback=False)
+    frame = load_csv().head(20)
+    np.testing.assert_allclose(scorer.score_frame(frame), fitted_model().predict_frame(frame), atol=1e-12)
+    scorer.score_frame(frame)
+    mv = account.version("TITANIC", "V1")
+    assert mv.run.call_count == 2 and mv.run.call_args.kwargs == {"function_name": "predict_proba"}
+    assert account.c.registry.get_model.call_args_list.count(mock.call("TITANIC")) >= 1
+
+
+def test_a_training_call_is_started_without_blocking_and_followed(
+    contracts: Contracts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = contracts.mock(AsyncJob)
+    contracts.session.call.return_value = job
+    type(contracts.mock(DataFrame)).columns = mock.PropertyMock(return_value=["PCLASS", "SEX"])
+    contracts.mock(DataFrame).collect.return_value = []
+    job.is_done.return_value = True
+    job.result.return_value = json.dumps({"version": "V4"})
+    started = start_training(contracts.session, SETTINGS, actor="ann")
+    name, *arguments = contracts.session.call.call_args.args
+    assert name == "LIFEBOAT_TRAIN" and contracts.session.call.call_args.kwargs == {"block": False}
+    assert arguments[:3] == ["LIFEBOAT", "PUBLIC", TABLE] and arguments[5] == "ann"
+    assert started.done and started.poll() == [] and started.result() == {"version": "V4"}
+    job.result.assert_called_once_with()
+
+
+def test_a_misspelt_keyword_to_a_kwargs_method_is_caught() -> None:
+    """The check the `contracts` fixture runs after every test, shown failing."""
+    wired = Contracts()
+    wired.session.create_dataframe([[1]], schema=["A"]).write.save_as_table("T", mode="append", cmment="x")
+    wired.session.sproc.register(lambda s: "", name="P", pakages=[])
+    assert wired.unknown_keywords() == [
+        "DataFrameWriter.save_as_table(... cmment=...)",
+        "StoredProcedureRegistration.register(... pakages=...)",
+    ]
+    with pytest.raises(TypeError):
+        wired.registry.log_model(object(), "TITANIC")  # model_name is keyword-only
+    with pytest.raises(AttributeError):
+        wired.version.exprt("/tmp")  # no such method
