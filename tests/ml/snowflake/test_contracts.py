@@ -3,6 +3,9 @@ classes (tests/support/contracts.py): a renamed argument, a missing method or a 
 in the installed libraries fails here. Behind the autospecs, `FakeAccount` keeps what an account
 would (versions, their files and metadata, the default, the package channel) and answers the
 statements sent.
+
+Also here, per finding of issue 11, the test that failed before its fix:
+- 6: re-scoring a scored table (score_table end to end);
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import pytest
 from snowflake.snowpark import AsyncJob, DataFrame
 
 from ml.io.data import load_csv
+from ml.snowflake import session as sf_session
 from ml.snowflake.registry import SnowflakeRegistry
-from ml.snowflake.scoring import WarehouseScorer
+from ml.snowflake.scoring import WarehouseScorer, score_table
 from ml.snowflake.train import start_training
 from tests.support.contracts import Contracts
 from tests.support.models import fitted_model
@@ -97,6 +101,36 @@ def test_batches_still_go_through_mv_run_on_the_looked_up_version(
     mv = account.version("TITANIC", "V1")
     assert mv.run.call_count == 2 and mv.run.call_args.kwargs == {"function_name": "predict_proba"}
     assert account.c.registry.get_model.call_args_list.count(mock.call("TITANIC")) >= 1
+
+
+def test_score_table_replaces_the_score_of_a_scored_table(
+    contracts: Contracts, account: FakeAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 6, end to end: the source already has SURVIVAL_PROBABILITY."""
+    monkeypatch.setattr(sf_session, "open_session", lambda settings: contracts.session)
+    columns = ["PCLASS", "SEX", "AGE", "NAME", "SURVIVAL_PROBABILITY"]
+    account.tables.add("LIFEBOAT.PUBLIC.SCORED")
+    original = account._table
+
+    def table(name: Any, *args: Any, **kwargs: Any) -> Any:
+        found = original(name)
+        if name == "LIFEBOAT.PUBLIC.SCORED":
+            type(found).columns = mock.PropertyMock(return_value=columns)
+        if name == "LIFEBOAT.PUBLIC.RESCORED":
+            found.count.return_value = 891
+        return found
+
+    contracts.session.table.side_effect = table
+    account.refused[r"^CREATE TABLE .* AS SELECT \*, "] = (
+        "002025 (42S21): SQL compilation error: duplicate column name 'SURVIVAL_PROBABILITY'"
+    )
+    assert score_table(SETTINGS, "SCORED", "RESCORED") == 891
+    [(statement, _)] = contracts.statements
+    assert statement.startswith(
+        "CREATE TABLE LIFEBOAT.PUBLIC.RESCORED AS SELECT * EXCLUDE (SURVIVAL_PROBABILITY), "
+    )
+    assert statement.count("AS SURVIVAL_PROBABILITY") == 1
+    contracts.session.close.assert_called_once_with()
 
 
 def test_a_training_call_is_started_without_blocking_and_followed(
