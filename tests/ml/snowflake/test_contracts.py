@@ -11,16 +11,18 @@ Also here, per finding of issue 11, the test that failed before its fix:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import numpy as np
 import pytest
-from snowflake.snowpark import AsyncJob, DataFrame
+from snowflake.snowpark import AsyncJob, DataFrame, Row, Session
 
 from ml.io.data import load_csv
 from ml.snowflake import session as sf_session
+from ml.snowflake.errors import SnowflakeUnavailable
 from ml.snowflake.registry import SnowflakeRegistry
 from ml.snowflake.scoring import WarehouseScorer, score_table
 from ml.snowflake.train import start_training
@@ -101,6 +103,34 @@ def test_batches_still_go_through_mv_run_on_the_looked_up_version(
     mv = account.version("TITANIC", "V1")
     assert mv.run.call_count == 2 and mv.run.call_args.kwargs == {"function_name": "predict_proba"}
     assert account.c.registry.get_model.call_args_list.count(mock.call("TITANIC")) >= 1
+
+
+# -- sessions, statements, procedures -------------------------------------------------------------------
+def test_open_session_goes_through_the_builder_with_qmark_binds(
+    contracts: Contracts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "snowflake"
+    home.mkdir()
+    (home / "connections.toml").write_text('[lifeboat]\naccount = "a"\nuser = "u"\nparamstyle = "pyformat"\n')
+    (home / "connections.toml").chmod(0o600)
+    monkeypatch.setenv("SNOWFLAKE_HOME", str(home))
+    builder = contracts.mock(Session.SessionBuilder)
+    monkeypatch.setattr(Session, "builder", builder)
+    context = {"USER": "U", "ROLE": "R", "WAREHOUSE": None, "DATABASE": "LIFEBOAT", "SCHEMA": "PUBLIC"}
+
+    def current(query: str, params: Any) -> list[Row]:  # the context, in the order asked
+        return [Row(*(context[part] for part in re.findall(r"CURRENT_(\w+)\(\)", query)))]
+
+    contracts.answer_sql([("CURRENT_ROLE", current)])
+    from dataclasses import replace
+
+    with pytest.raises(SnowflakeUnavailable) as refused:
+        sf_session.open_session(replace(SETTINGS, snowflake_connection="lifeboat"))
+    [params] = builder.configs.call_args.args
+    assert params["paramstyle"] == "qmark"  # Session.sql binds `?` only; pyformat would rewrite them
+    assert "no usable warehouse for role R" in str(refused.value)
+    builder.create.assert_called_once_with()
+    contracts.session.close.assert_called_once_with()  # not left open after the refusal
 
 
 def test_score_table_replaces_the_score_of_a_scored_table(
