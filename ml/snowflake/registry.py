@@ -110,6 +110,7 @@ class RegistryModelStore:
         from snowflake.ml.registry import Registry
 
         self.session = session
+        self.database = database
         self.model_name = model_name
         # mv.run warns about every NULL input; NULLs are expected here (the model imputes them).
         warnings.filterwarnings("ignore", message="Null value detected in column", category=UserWarning)
@@ -157,11 +158,13 @@ class RegistryModelStore:
         self.registry.get_model(self.model_name).default = version
 
     def log(self, model_dir: Path, *, version: str, comment: str, metrics: dict[str, Any]) -> None:
+        from ml.snowflake.channel import check_model_packages
         from ml.snowflake.model import log_arguments
         from ml.snowflake.package import stage_code
 
         with tempfile.TemporaryDirectory(prefix="lifeboat-code-") as code_root:
             arguments = log_arguments(model_dir, stage_code(Path(code_root)))
+            check_model_packages(self.session, self.database, arguments)  # before anything is uploaded
             model = arguments.pop("model")
             try:
                 self.registry.log_model(

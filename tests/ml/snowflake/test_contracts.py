@@ -5,7 +5,9 @@ would (versions, their files and metadata, the default, the package channel) and
 statements sent.
 
 Also here, per finding of issue 11, the test that failed before its fix:
+- 4: the package channel is asked before anything is uploaded;
 - 6: re-scoring a scored table (score_table end to end);
+- 7: the procedures ask for the tested snowflake-ml-python range.
 """
 
 from __future__ import annotations
@@ -18,14 +20,16 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from packaging.requirements import Requirement
 from snowflake.snowpark import AsyncJob, DataFrame, Row, Session
 
 from ml.io.data import load_csv
+from ml.io.registry import RegistryError
 from ml.snowflake import session as sf_session
 from ml.snowflake.errors import SnowflakeUnavailable
 from ml.snowflake.registry import SnowflakeRegistry
 from ml.snowflake.scoring import WarehouseScorer, score_table
-from ml.snowflake.train import start_training
+from ml.snowflake.train import register_temporary_procedure, start_training
 from tests.support.contracts import Contracts
 from tests.support.models import fitted_model
 from tests.support.snowflake import SETTINGS, TABLE, FakeAccount
@@ -90,6 +94,25 @@ def test_log_list_promote_export_and_load_through_the_library(
         registry.load_model("V2").predict_frame(frame), fitted_model().predict_frame(frame)
     )
     account.version("TITANIC", "V2").export.assert_called_once()
+
+
+def test_the_package_channel_is_asked_before_anything_is_uploaded(
+    registry: SnowflakeRegistry, contracts: Contracts, account: FakeAccount
+) -> None:
+    """Finding 4: a model logged from here pins this machine's xgboost (3.2, relaxed to >=3.2,<4)."""
+    account.channel["xgboost"] = ["1.7.6", "2.1.1"]
+    with pytest.raises(
+        RegistryError, match=r"xgboost<4,>=3\.2: not in the channel \(has: 1\.7\.6, 2\.1\.1\)"
+    ):
+        log(registry)
+    contracts.registry.log_model.assert_not_called()
+    [(statement, params)] = [(q, p) for q, p in contracts.statements if "PACKAGES" in q]
+    assert statement.startswith("SELECT PACKAGE_NAME, VERSION FROM LIFEBOAT.INFORMATION_SCHEMA.PACKAGES")
+    assert params is not None and params[-1] == "3.11" and "xgboost" in params and "cloudpickle" in params
+    assert registry.list_versions() == []
+    account.channel["snowflake-ml-python"] = ["1.7.0"]  # embedded by the library when missing: a warning
+    account.channel["xgboost"] = ["3.2.0"]
+    assert log(registry).version == "V1"
 
 
 def test_batches_still_go_through_mv_run_on_the_looked_up_version(
@@ -161,6 +184,23 @@ def test_score_table_replaces_the_score_of_a_scored_table(
     )
     assert statement.count("AS SURVIVAL_PROBABILITY") == 1
     contracts.session.close.assert_called_once_with()
+
+
+def test_the_procedures_ask_for_the_tested_snowflake_ml_python(contracts: Contracts, tmp_path: Path) -> None:
+    """Finding 7: an unpinned package lets the channel's solver pick a 1.x without the APIs used."""
+    register_temporary_procedure(contracts.session, lambda session: "", "LIFEBOAT_TEST", [], tmp_path)
+    sproc = contracts.session.sproc
+    packages = sproc.register.call_args.kwargs["packages"]
+    [ml] = [Requirement(p) for p in packages if Requirement(p).name == "snowflake-ml-python"]
+    assert ml.specifier.contains("2.6.0") and not ml.specifier.contains("1.17.0")
+    assert not ml.specifier.contains("3.0.0")
+    assert {Requirement(p).name for p in packages} >= {"xgboost", "scikit-learn", "snowflake-snowpark-python"}
+    kwargs = sproc.register.call_args.kwargs
+    assert (kwargs["is_permanent"], kwargs["execute_as"], kwargs["imports"]) == (
+        False,
+        "caller",
+        [(str(tmp_path), "ml")],
+    )
 
 
 def test_a_training_call_is_started_without_blocking_and_followed(
