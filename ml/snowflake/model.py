@@ -22,9 +22,9 @@ from snowflake.ml.model import custom_model
 from ml.core.features import Columns, columns_from_frame, invalid_rows
 from ml.core.model import BOOSTER_FILE, SPEC_FILE, SurvivalModel
 from ml.io.artifacts import load_model
-from ml.snowflake.contract import DIED, FUNCTION_NAME, INPUT_COLUMNS, NUMERIC_COLUMNS, SURVIVED
+from ml.snowflake.contract import DIED, FUNCTION_NAME, INPUT_COLUMNS, NUMERIC_COLUMNS, RECORD_FILE, SURVIVED
 
-BOOSTER_ARTIFACT, SPEC_ARTIFACT = "booster", "features"
+BOOSTER_ARTIFACT, SPEC_ARTIFACT, RECORD_ARTIFACT = "booster", "features", "lifeboat"
 # Runtime dependencies of the logged model, from Snowflake's Anaconda channel. xgboost is pinned to
 # the version that wrote booster.ubj (relax_version turns ==X.Y.Z into >=X.Y,<X+1): an older
 # xgboost is not guaranteed to read a newer model file. numpy and pandas get floors only: without a
@@ -79,13 +79,15 @@ class TitanicSurvivalModel(custom_model.CustomModel):
 
 
 def model_context(model_dir: Path) -> custom_model.ModelContext:
-    """Artifacts for a directory written by SurvivalModel.save."""
-    return custom_model.ModelContext(
-        artifacts={
-            BOOSTER_ARTIFACT: str(model_dir / BOOSTER_FILE),
-            SPEC_ARTIFACT: str(model_dir / SPEC_FILE),
-        }
-    )
+    """Artifacts for a directory written by SurvivalModel.save, plus the version's record
+    (lifeboat.json) when the registry wrote one beside them."""
+    artifacts = {
+        BOOSTER_ARTIFACT: str(model_dir / BOOSTER_FILE),
+        SPEC_ARTIFACT: str(model_dir / SPEC_FILE),
+    }
+    if (model_dir / RECORD_FILE).is_file():
+        artifacts[RECORD_ARTIFACT] = str(model_dir / RECORD_FILE)
+    return custom_model.ModelContext(artifacts=artifacts)
 
 
 def signatures() -> dict[str, Any]:

@@ -5,6 +5,8 @@ would (versions, their files and metadata, the default, the package channel) and
 statements sent.
 
 Also here, per finding of issue 11, the test that failed before its fix:
+- 1: a `$` in a comment or creator cannot break SET COMMENT / SET METADATA; a version whose
+  metadata never arrived is repaired or dropped;
 - 4: the package channel is asked before anything is uploaded;
 - 6: re-scoring a scored table (score_table end to end);
 - 7: the procedures ask for the tested snowflake-ml-python range.
@@ -27,7 +29,7 @@ from ml.io.data import load_csv
 from ml.io.registry import RegistryError
 from ml.snowflake import session as sf_session
 from ml.snowflake.errors import SnowflakeUnavailable
-from ml.snowflake.registry import SnowflakeRegistry
+from ml.snowflake.registry import META_KEY, SnowflakeRegistry
 from ml.snowflake.scoring import WarehouseScorer, score_table
 from ml.snowflake.train import register_temporary_procedure, start_training
 from tests.support.contracts import Contracts
@@ -94,6 +96,71 @@ def test_log_list_promote_export_and_load_through_the_library(
         registry.load_model("V2").predict_frame(frame), fitted_model().predict_frame(frame)
     )
     account.version("TITANIC", "V2").export.assert_called_once()
+
+
+def test_a_dollar_sign_cannot_break_the_metadata_statements(
+    registry: SnowflakeRegistry, contracts: Contracts, account: FakeAccount
+) -> None:
+    """Finding 1: the library pastes the comment and metadata between `$$` quotes, unescaped."""
+    comment, creator = "retraining by ops: cost $$5 (was $3)$", "ops$$bot"
+    version = log(registry, comment=comment, created_by=creator)
+    assert (version.version, version.comment, version.created_by) == ("V1", comment, creator)
+    assert registry.incomplete_versions() == []
+    sent = contracts.registry.log_model.call_args.kwargs
+    assert "$" not in sent["comment"] and "$" not in json.dumps(sent["metrics"])
+    # What the real SQL client makes of what was sent: no `$` inside the quotes, and it reads back.
+    from snowflake.ml._internal.utils import sql_identifier as si
+    from snowflake.ml.model._client.sql.model_version import ModelVersionSQLClient
+
+    fresh = Contracts()
+    fresh.answer_sql([(".", [Row(status="ok")])])
+    client = ModelVersionSQLClient(
+        fresh.session, database_name=si.SqlIdentifier("LIFEBOAT"), schema_name=si.SqlIdentifier("PUBLIC")
+    )
+    names = {
+        "database_name": None,
+        "schema_name": None,
+        "model_name": si.SqlIdentifier("TITANIC"),
+        "version_name": si.SqlIdentifier("V1"),
+    }
+    client.set_comment(comment=sent["comment"], **names)
+    client.set_metadata({"metrics": sent["metrics"]}, **names)
+    for statement, _ in fresh.statements:
+        body = statement.split("=$$", 1)[1].removesuffix("$$")
+        assert "$" not in body, statement
+    record = json.loads(json.loads(fresh.statements[1][0].split("=$$", 1)[1][:-2])["metrics"][META_KEY])
+    assert (record["created_by"], record["comment"]) == (creator, comment)
+
+
+def test_a_version_whose_metadata_never_arrived_is_completed_or_dropped(
+    registry: SnowflakeRegistry, account: FakeAccount
+) -> None:
+    """Finding 1: log_model creates the version, then writes its comment and metadata in statements
+    of their own; when those fail the version is written again once, else dropped."""
+    log(registry)
+    account.fail_after_create = RuntimeError("000604 (57014): SQL execution was cancelled by the client")
+    v2 = log(registry, comment="kept", created_by="bob")
+    assert (v2.version, v2.created_by, v2.comment, v2.metrics) == (
+        "V2",
+        "bob",
+        "kept",
+        {"holdout_log_loss": 0.41},
+    )
+    assert registry.incomplete_versions() == []
+    registry.load_model("V2")  # verified by the record's checksum
+
+    original = account.version  # the repair cannot be written either: V3 is dropped
+
+    def unrepairable(model_name: str, version_name: str) -> Any:
+        mv = original(model_name, version_name)
+        mv.set_metric.side_effect = RuntimeError("390114: Authentication token has expired")
+        return mv
+
+    account.version = unrepairable  # type: ignore[method-assign]
+    with pytest.raises(RegistryError, match=r"registering V3 stopped before its record was written.*dropped"):
+        log(registry)
+    assert [v.version for v in registry.list_versions()] == ["V1", "V2"]
+    assert registry.get_default() == "V1"
 
 
 def test_the_package_channel_is_asked_before_anything_is_uploaded(

@@ -9,6 +9,7 @@ test_snowflake_live.py.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -336,3 +337,65 @@ def test_warehouse_scorer_needs_the_snowflake_registry(tmp_path: Path) -> None:
 
 def test_data_errors_are_data_errors() -> None:
     assert issubclass(TableExistsError, DataError)
+
+
+# -- issue 11, finding 1: a version is complete, or detectably not and then unusable ---------------------
+def test_a_version_left_without_its_record_is_never_promoted_and_loads_only_verified(
+    registry: SnowflakeRegistry, store: FakeStore, session: Session, tmp_path: Path
+) -> None:
+    """The library writes the version, then its comment, then its metadata: a process stopped in
+    between (here: the metadata, its repair and the drop all fail) leaves a version with no record
+    in the registry. It must not load unverified, nor become the default."""
+    log(registry)
+    store.fail_metadata = SnowflakeUnavailable("cannot register: 000604 SQL execution was cancelled")
+    store.fail_set_metric = SnowflakeUnavailable("390114: Authentication token has expired")
+    store.fail_delete = SnowflakeUnavailable("390114: Authentication token has expired")
+    with pytest.raises((RegistryError, SnowflakeUnavailable)):
+        log(registry, created_by="bob")
+    assert "V2" in store.stored and store.stored["V2"].metrics == {}  # what was left behind
+    with pytest.raises(RegistryError, match="not registered completely"):
+        registry.set_default("V2")
+    assert registry.get_default() == "V1"
+    listed = {v.version: v for v in registry.list_versions()}
+    assert set(listed) == {"V1", "V2"} and "incomplete" in listed["V2"].info
+    assert registry.incomplete_versions() == ["V2"]
+    # Its files came with their own record (lifeboat.json, written by the same statement): they
+    # load only when they match it.
+    fresh = SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "fresh")
+    np.testing.assert_array_equal(
+        fresh.load_model("V2").predict_frame(load_csv()), fitted_model().predict_frame(load_csv())
+    )
+    (store.root / "V2" / "booster.ubj").write_bytes(b"damaged")
+    with pytest.raises(RegistryError, match="damaged"):
+        SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "other").load_model("V2")
+    (store.root / "V2" / "lifeboat.json").unlink()  # as a version logged before the record existed
+    with pytest.raises(RegistryError, match="no checksum: it was not registered completely"):
+        SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "third").load_model("V2")
+
+
+def test_a_record_that_comes_back_as_text_still_guards_the_files(
+    registry: SnowflakeRegistry, store: FakeStore, session: Session, tmp_path: Path
+) -> None:
+    log(registry)
+    stored = store.stored["V1"]
+    as_text = {**stored.metrics, META_KEY: json.dumps(stored.metrics[META_KEY])}
+    store.stored["V1"] = replace(stored, metrics=as_text)
+    (store.root / "V1" / "lifeboat.json").unlink(missing_ok=True)  # only the registry's copy can tell
+    assert registry.get_version("V1").created_by == "ann"
+    (store.root / "V1" / "features.json").write_text(
+        (store.root / "V1" / "features.json").read_text().replace("0", "1", 1)
+    )
+    with pytest.raises(RegistryError, match="damaged"):
+        SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "fresh").load_model("V1")
+
+
+def test_a_missing_record_copy_is_written_again(registry: SnowflakeRegistry, store: FakeStore) -> None:
+    store.fail_metadata = SnowflakeUnavailable("cannot register: 000604 SQL execution was cancelled")
+    v1 = log(registry, comment="costs $$5", created_by="ops")
+    assert (v1.version, v1.comment, v1.created_by, v1.metrics["holdout_log_loss"]) == (
+        "V1",
+        "costs $$5",
+        "ops",
+        0.41,
+    )
+    assert registry.incomplete_versions() == []
