@@ -15,6 +15,9 @@ Mapping, with the local registry's semantics:
   read back: a version whose copy did not arrive is written again once, else dropped. One that
   stays incomplete (the process was killed in between) is listed as such, is never promoted, and
   loads only if its files match the checksum in its own lifeboat.json;
+- the retraining procedure gives the registry a `fence` (the run's lease, extended to cover what
+  follows): checked after the long upload and before and after promoting, so a run that lost its
+  lock meanwhile registers and promotes nothing;
 - the default is `Model.default`; the audit trail is the table LIFEBOAT_AUDIT in the same schema;
 - `load_model` exports a version's files once into a local cache (versions are immutable) and
   loads them as a SurvivalModel: serving then scores in process, without the warehouse.
@@ -37,6 +40,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -70,9 +74,15 @@ RECORD_SCHEMA = 1
 LOG_ATTEMPTS = 3  # version names taken by a concurrent writer are skipped this many times
 INCOMPLETE = "incomplete"  # info key of a version listed without its record
 
+Fence = Callable[[], bool]  # True: the caller still holds its lease, now extended to cover what follows
+
 
 class VersionExistsError(RegistryError):
     """The version name was taken between listing and logging (another writer)."""
+
+
+class LeaseLostError(RegistryError):
+    """The retraining run lost its lock while registering: nothing was registered or promoted."""
 
 
 # -- the record and its copy in the registry's metadata ----------------------------------------------
@@ -288,6 +298,7 @@ class SnowflakeRegistry(ModelRegistry):
         store: ModelStore | None = None,
         cache_dir: Path | None = None,
         owns_session: bool = False,
+        fence: Fence | None = None,
     ) -> None:
         self.session = session
         self.settings = settings
@@ -304,6 +315,7 @@ class SnowflakeRegistry(ModelRegistry):
         self.store: ModelStore = store or RegistryModelStore(session, database, schema, self.model_name)
         self.cache_dir = cache_dir or Path(settings.home) / "snowflake" / self.qualified_name
         self.owns_session = owns_session
+        self.fence = fence  # set by the retraining procedure: its run's lease (see module docstring)
         self._cache: dict[str, SurvivalModel] = {}
         self._load_lock = threading.Lock()
         self._audit_lock = threading.Lock()
@@ -395,10 +407,14 @@ class SnowflakeRegistry(ModelRegistry):
             try:
                 existing = self._stored()
                 previous = self.store.default() if existing else None
+                if not existing:  # CREATE MODEL makes V1 the default by itself: fence before it
+                    self._hold_fence(None)
                 version = self._log_new(files, existing, comment, {**metrics, META_KEY: record})
+                self._hold_fence(version)
                 becomes_default = make_default or not existing
                 if becomes_default and self.store.default() != version:
                     self.store.set_default(version)
+                    self._hold_promotion(version, previous)
             except (RegistryError, SnowflakeUnavailable):
                 raise
             except Exception as exc:
@@ -458,17 +474,44 @@ class SnowflakeRegistry(ModelRegistry):
             return
         self._drop(version, f"registering {version} stopped before its record was written ({failure})")
 
-    def _drop(self, version: str, why: str) -> None:
-        """Drop a version that must not stay, then raise RegistryError saying why. If it cannot be
-        dropped the message says how to; it is then listed as incomplete and never promoted."""
+    def _drop(self, version: str, why: str, error: type[RegistryError] = RegistryError) -> None:
+        """Drop a version that must not stay, then raise `error` saying why. If it cannot be dropped
+        the message says how to; an incomplete version left so is listed as such and never promoted."""
         try:
             self.store.delete(version)
         except Exception as exc:
-            raise RegistryError(
+            raise error(
                 f"{why}; dropping it failed too ({exc}): drop it with ALTER MODEL {self.qualified_name}"
                 f" DROP VERSION {version}"
             ) from None
-        raise RegistryError(f"{why}: it was dropped")
+        raise error(f"{why}: it was dropped")
+
+    def _fenced(self) -> bool:
+        """No fence, or it holds. A fence that cannot be asked (the network) is not a held lease."""
+        if self.fence is None:
+            return True
+        try:
+            return self.fence()
+        except Exception as exc:
+            log.warning("could not check the retraining lock: %s", exc)
+            return False
+
+    def _hold_fence(self, version: str | None) -> None:
+        if self._fenced():
+            return
+        why = "lost the retraining lock while registering (the run's worker stopped or it was finished)"
+        if version is None:
+            raise LeaseLostError(f"{why}: nothing registered")
+        self._drop(version, f"{why}: {version} is not promoted", LeaseLostError)
+
+    def _hold_promotion(self, version: str, previous: str | None) -> None:
+        """After SET DEFAULT_VERSION: if the lease went meanwhile, put the previous default back."""
+        if previous is None or self._fenced():
+            return
+        self.store.set_default(previous)
+        raise LeaseLostError(
+            f"lost the retraining lock while promoting {version}: {previous} is the default again"
+        )
 
     def list_versions(self) -> list[ModelVersion]:
         default = self.get_default()
@@ -669,6 +712,7 @@ class SnowflakeRegistry(ModelRegistry):
 
 __all__ = [
     "META_KEY",
+    "LeaseLostError",
     "ModelStore",
     "RegistryModelStore",
     "SnowflakeRegistry",

@@ -30,6 +30,7 @@ from ml.io.registry import RegistryError
 from ml.snowflake import session as sf_session
 from ml.snowflake.errors import SnowflakeUnavailable
 from ml.snowflake.registry import META_KEY, SnowflakeRegistry
+from ml.snowflake.runs import SessionSql, SnowflakeRunStore
 from ml.snowflake.scoring import WarehouseScorer, score_table
 from ml.snowflake.train import register_temporary_procedure, start_training
 from tests.support.contracts import Contracts
@@ -221,6 +222,16 @@ def test_open_session_goes_through_the_builder_with_qmark_binds(
     assert "no usable warehouse for role R" in str(refused.value)
     builder.create.assert_called_once_with()
     contracts.session.close.assert_called_once_with()  # not left open after the refusal
+
+
+def test_the_run_store_sends_bound_statements_through_session_sql(contracts: Contracts) -> None:
+    contracts.answer_sql([("^SELECT COUNT", [Row(HELD=1)]), (".", [Row(**{"number of rows updated": 1})])])
+    store = SnowflakeRunStore(SessionSql(contracts.session), SETTINGS)
+    assert store.holds("run1") and store.heartbeat("run1") and store.fence("run1", 60.0)
+    sent = [q.split()[0] for q, _ in contracts.statements]
+    assert sent == ["SELECT", "UPDATE", "BEGIN", "UPDATE", "UPDATE", "COMMIT"]
+    fence, params = contracts.statements[4]
+    assert "GREATEST(EXPIRES_AT" in fence and params == [60.0, "retrain:TITANIC", "run1"]
 
 
 def test_score_table_replaces_the_score_of_a_scored_table(
