@@ -83,11 +83,12 @@ class Backend:
     @cached_property
     def scorer(self) -> PassengerScorer:
         """What answers a passenger: the default version scored in process, or in the warehouse
-        when LIFEBOAT_SCORING=warehouse on Snowflake."""
+        when LIFEBOAT_SCORING=warehouse on Snowflake (answered locally when the warehouse fails
+        only if LIFEBOAT_SCORING_FALLBACK allows it)."""
         if self.settings.backend == "snowflake" and self.settings.scoring == "warehouse":
             from ml.snowflake.scoring import WarehouseScorer
 
-            return WarehouseScorer(self._snowflake_registry())
+            return WarehouseScorer(self._snowflake_registry(), fallback=self.settings.scoring_fallback)
         return Scorer(self.registry)
 
     def train(

@@ -124,6 +124,14 @@ def input_frame(columns: Columns) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def bound_values(columns: Columns) -> list[Any]:
+    """The first row of `columns` as the one-row statement's parameters, in INPUT_COLUMNS order,
+    None for unknown: a bound NaN would arrive as a FLOAT NaN, not NULL."""
+    row = input_frame(columns).iloc[0]
+    plain = {True: float, False: str}  # the driver binds Python types
+    return [None if pd.isna(row[c]) else plain[c in NUMERIC_COLUMNS](row[c]) for c in INPUT_COLUMNS]
+
+
 def log_arguments(model_dir: Path, code_dir: Path) -> dict[str, Any]:
     """Everything `Registry.log_model` gets besides names, comment and metrics (also used by the
     offline packaging test, so what is tested is what is logged)."""

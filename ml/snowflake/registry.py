@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -59,10 +59,11 @@ from ml.io.registry import (
 )
 from ml.snowflake import identifiers, objects
 from ml.snowflake.contract import RECORD_FILE
-from ml.snowflake.errors import SnowflakeUnavailable
+from ml.snowflake.errors import NotServableError, SnowflakeUnavailable
 
 if TYPE_CHECKING:
     import pandas as pd
+    from snowflake.ml.model import ModelVersion as SnowflakeModelVersion
     from snowflake.snowpark import Session
 
     from ml.config import MLSettings
@@ -167,6 +168,10 @@ class ModelStore(Protocol):
     def run(self, version: str, inputs: pd.DataFrame) -> pd.DataFrame:
         """predict_proba in the warehouse on the model's input frame."""
 
+    def score_one(self, version: str, values: Sequence[Any]) -> float | None:
+        """predict_proba's survival probability for one row of INPUT_COLUMNS values (None for
+        unknown), in the warehouse; None when the model refused the row."""
+
 
 def find_model_files(root: Path) -> Path:
     """The directory holding booster.ubj and features.json somewhere under an exported version."""
@@ -179,7 +184,11 @@ def find_model_files(root: Path) -> Path:
 
 
 class RegistryModelStore:
-    """`ModelStore` on snowflake.ml.registry.Registry (needs an account; tested on autospecs)."""
+    """`ModelStore` on snowflake.ml.registry.Registry (needs an account; tested on autospecs).
+
+    Versions are immutable, so each `ModelVersion` is looked up once (5 SHOW statements) and kept,
+    with the checked one-row scoring statement built from its functions: after that, scoring one
+    passenger is one bound SELECT."""
 
     def __init__(self, session: Session, database: str, schema: str, model_name: str) -> None:
         from snowflake.ml.registry import Registry
@@ -187,6 +196,10 @@ class RegistryModelStore:
         self.session = session
         self.database = database
         self.model_name = model_name
+        self.qualified_name = f"{database}.{schema}.{model_name}"
+        self._versions: dict[str, SnowflakeModelVersion] = {}
+        self._statements: dict[str, str] = {}
+        self._lock = threading.Lock()
         # mv.run warns about every NULL input; NULLs are expected here (the model imputes them).
         warnings.filterwarnings("ignore", message="Null value detected in column", category=UserWarning)
         try:
@@ -204,6 +217,12 @@ class RegistryModelStore:
             return None
         matches = shown[shown["name"].astype(str).str.upper() == self.model_name]
         return None if matches.empty else matches.iloc[0].to_dict()
+
+    def _version(self, version: str) -> SnowflakeModelVersion:
+        with self._lock:
+            if version not in self._versions:
+                self._versions[version] = self.registry.get_model(self.model_name).version(version)
+            return self._versions[version]
 
     def versions(self) -> list[StoredVersion]:
         if self._model_row() is None:
@@ -268,7 +287,7 @@ class RegistryModelStore:
         return dollar_safe_json(value) if name == META_KEY else value
 
     def set_metric(self, version: str, name: str, value: Any) -> None:
-        self.registry.get_model(self.model_name).version(version).set_metric(name, self._safe(name, value))
+        self._version(version).set_metric(name, self._safe(name, value))
 
     def delete(self, version: str) -> None:
         names = {v.name for v in self.versions()}
@@ -276,15 +295,59 @@ class RegistryModelStore:
             self.registry.delete_model(self.model_name)
         else:
             self.registry.get_model(self.model_name).delete_version(version)
+        with self._lock:
+            self._versions.pop(version, None)
+            self._statements.pop(version, None)
 
     def export(self, version: str, target: Path) -> None:
-        self.registry.get_model(self.model_name).version(version).export(str(target))
+        self._version(version).export(str(target))
 
     def run(self, version: str, inputs: pd.DataFrame) -> pd.DataFrame:
         from ml.snowflake.contract import FUNCTION_NAME
 
-        mv = self.registry.get_model(self.model_name).version(version)
-        return mv.run(inputs, function_name=FUNCTION_NAME)
+        return self._version(version).run(inputs, function_name=FUNCTION_NAME)
+
+    def scoring_statement(self, version: str) -> str:
+        """The one-row statement for `version`, after checking (once) that the version has the
+        function it calls, with the signature it binds: else NotServableError."""
+        with self._lock:
+            statement = self._statements.get(version)
+        if statement is None:
+            from ml.snowflake.sql import bound_scoring_sql
+
+            check_function(self._version(version), f"{self.model_name} {version}")
+            statement = bound_scoring_sql(self.qualified_name, version)
+            with self._lock:
+                self._statements[version] = statement
+        return statement
+
+    def score_one(self, version: str, values: Sequence[Any]) -> float | None:
+        rows = self.session.sql(self.scoring_statement(version), params=list(values)).collect()
+        value = rows[0][0] if rows else None
+        return None if value is None else float(value)
+
+
+def check_function(mv: SnowflakeModelVersion, what: str) -> None:
+    """The version's PREDICT_PROBA is a scalar function returning an object, taking INPUT_COLUMNS
+    with the types `contract.sql_type` casts to (show_functions: read with the version, no statement)."""
+    from ml.snowflake.contract import FUNCTION_NAME
+    from ml.snowflake.model import signatures
+
+    functions = {str(f["name"]).upper(): f for f in mv.show_functions()}
+    found = functions.get(FUNCTION_NAME.upper())
+    if found is None:
+        raise NotServableError(
+            f"{what} has no {FUNCTION_NAME.upper()} function (it has: {', '.join(sorted(functions)) or 'none'})"
+        )
+    if found["target_method_function_type"] != "FUNCTION" or not found["is_object_output"]:
+        raise NotServableError(
+            f"{what}: {FUNCTION_NAME.upper()} is not a scalar function returning an object"
+        )
+    expected = [(f.name, f.as_snowpark_type()) for f in signatures()[FUNCTION_NAME].inputs]
+    actual = [(f.name, f.as_snowpark_type()) for f in found["signature"].inputs]
+    if actual != expected:
+        shown = ", ".join(f"{name} {kind}" for name, kind in actual)
+        raise NotServableError(f"{what}: {FUNCTION_NAME.upper()} takes ({shown}), not lifeboat's inputs")
 
 
 class SnowflakeRegistry(ModelRegistry):
@@ -592,15 +655,24 @@ class SnowflakeRegistry(ModelRegistry):
                 shutil.rmtree(directory)
             os.replace(staged, directory)  # whole or nothing for other processes sharing the cache
 
-    def run_in_warehouse(self, version: str, inputs: pd.DataFrame) -> pd.DataFrame:
-        """`ModelVersion.run(inputs, function_name="predict_proba")` on the version."""
-        name = parse_version(version)
+    def _in_warehouse(self, name: str, call: Callable[[], Any]) -> Any:
         try:
-            return self.store.run(name, inputs)
+            return call()
         except (RegistryError, SnowflakeUnavailable):
             raise
         except Exception as exc:
             raise self._explain(exc, f"run {self.qualified_name} {name} in the warehouse") from None
+
+    def run_in_warehouse(self, version: str, inputs: pd.DataFrame) -> pd.DataFrame:
+        """`ModelVersion.run(inputs, function_name="predict_proba")` on the version (batches)."""
+        name = parse_version(version)
+        return self._in_warehouse(name, lambda: self.store.run(name, inputs))
+
+    def score_in_warehouse(self, version: str, values: Sequence[Any]) -> float | None:
+        """One passenger's survival probability from the version in the warehouse: one statement
+        once the version is known (see RegistryModelStore)."""
+        name = parse_version(version)
+        return self._in_warehouse(name, lambda: self.store.score_one(name, values))
 
     # -- default -------------------------------------------------------------------------------
     def get_default(self) -> str | None:

@@ -324,7 +324,13 @@ def test_unreadable_bodies_are_refused_without_a_server_error(
 
 
 def test_healthz_reports_the_model_served(bot: Bot) -> None:
-    assert bot.healthz() == {"ok": True, "backend": "local", "model": "TITANIC", "model_version": "V1"}
+    assert bot.healthz() == {
+        "ok": True,
+        "backend": "local",
+        "model": "TITANIC",
+        "model_version": "V1",
+        "scoring": {"configured": "local", "path": "local", "fallbacks": 0},
+    }
 
 
 def test_without_a_model_the_bot_says_so_and_stays_up(bot_without_model: Bot) -> None:

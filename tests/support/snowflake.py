@@ -27,6 +27,13 @@ TABLE = "LIFEBOAT.PUBLIC.TITANIC_DATA"
 TINY = TrainConfig(candidates=2, search_folds=2, search_repeats=1, cv_folds=2, cv_repeats=1)
 
 
+def coded(message: str, number: int) -> SnowflakeUnavailable:
+    """A failure as ml.snowflake.session.explain reports it: one line, and Snowflake's error code."""
+    failure = SnowflakeUnavailable(message)
+    failure.code = number  # set, not passed: FakeStore also runs against code from before `code`
+    return failure
+
+
 class Unclosable:
     """The test's session handed to code that closes what it opened."""
 
@@ -110,10 +117,8 @@ class FakeStore:
         self.runs += 1
         if isinstance(self.fail_runs, Exception):
             raise self.fail_runs
-        if self.fail_runs:
-            suspended = SnowflakeUnavailable("cannot run the model: warehouse suspended")
-            suspended.code = 606  # transient: no usable warehouse right now
-            raise suspended
+        if self.fail_runs:  # 606: no usable warehouse right now (suspended, resuming): transient
+            raise coded("cannot run the model: warehouse suspended", 606)
 
     def score_one(self, version: str, values: Any) -> float | None:
         assert len(values) == len(INPUT_COLUMNS)

@@ -8,6 +8,7 @@ Also here, per finding of issue 11, the test that failed before its fix:
 - 1: a `$` in a comment or creator cannot break SET COMMENT / SET METADATA; a version whose
   metadata never arrived is repaired or dropped;
 - 4: the package channel is asked before anything is uploaded;
+- 5: one warehouse answer is one statement, after warm-up;
 - 6: re-scoring a scored table (score_table end to end);
 - 7: the procedures ask for the tested snowflake-ml-python range.
 """
@@ -25,9 +26,12 @@ import pytest
 from packaging.requirements import Requirement
 from snowflake.snowpark import AsyncJob, DataFrame, Row, Session
 
+from ml.core.passenger import Passenger
 from ml.io.data import load_csv
 from ml.io.registry import RegistryError
+from ml.io.serving import Scorer
 from ml.snowflake import session as sf_session
+from ml.snowflake.contract import INPUT_COLUMNS
 from ml.snowflake.errors import SnowflakeUnavailable
 from ml.snowflake.registry import META_KEY, SnowflakeRegistry
 from ml.snowflake.runs import SessionSql, SnowflakeRunStore
@@ -181,6 +185,70 @@ def test_the_package_channel_is_asked_before_anything_is_uploaded(
     account.channel["snowflake-ml-python"] = ["1.7.0"]  # embedded by the library when missing: a warning
     account.channel["xgboost"] = ["3.2.0"]
     assert log(registry).version == "V1"
+
+
+# -- one warehouse answer --------------------------------------------------------------------------------
+def test_one_warehouse_answer_is_one_bound_statement(
+    registry: SnowflakeRegistry, contracts: Contracts, account: FakeAccount
+) -> None:
+    """Finding 5: after the version's first answer (lookup and checks, once), each answer is one
+    `SELECT MODEL(...)!PREDICT_PROBA(?, ...)`: no lookups, no mv.run, no temporary table."""
+    log(registry)
+    scorer = WarehouseScorer(registry, refresh_seconds=3600, fallback=False)
+    first = Passenger.create(pclass=1, sex="female", age=29)
+    scorer.predict(first)  # warm-up: the version is looked up, its function checked, the model fetched
+    account.reset()
+    passenger = Passenger.create(pclass=3, sex="male", age=30, embarked="S")
+    answer = scorer.predict(passenger)
+    assert account.calls() == ["Session.sql", "DataFrame.collect"]  # built, then run: one round trip
+    [(statement, params)] = contracts.statements
+    from ml.snowflake.sql import bound_scoring_sql
+
+    assert statement == bound_scoring_sql("LIFEBOAT.PUBLIC.TITANIC", "V1")
+    assert statement.startswith(
+        "SELECT MODEL(LIFEBOAT.PUBLIC.TITANIC, V1)!PREDICT_PROBA(?::FLOAT, ?::VARCHAR"
+    )
+    said = dict(zip(INPUT_COLUMNS, params or [], strict=True))
+    assert said == {
+        "PCLASS": 3.0,
+        "SEX": "male",
+        "AGE": 30.0,
+        "SIBSP": None,
+        "PARCH": None,
+        "FARE": None,
+        "EMBARKED": "S",
+        "TITLE": None,
+        "NAME": None,
+    }  # None, not NaN, for what the person did not say: NULL, which the model imputes
+    assert answer.probability == pytest.approx(Scorer(registry).predict(passenger).probability, abs=1e-12)
+    assert scorer.status()["path"] == "warehouse" and scorer.status()["fallbacks"] == 0
+
+
+def test_a_version_with_another_signature_is_not_servable(
+    registry: SnowflakeRegistry, contracts: Contracts, account: FakeAccount
+) -> None:
+    from ml.snowflake.errors import NotServableError
+
+    log(registry)
+    mv = account.version("TITANIC", "V1")
+    functions = mv.show_functions.return_value
+    mv.show_functions.return_value = [{**functions[0], "name": "PREDICT"}]
+    values = [1.0, "female", *[None] * 7]
+    with pytest.raises(NotServableError, match="has no PREDICT_PROBA function"):
+        registry.score_in_warehouse("V1", values)
+    mv.show_functions.return_value = [{**functions[0], "signature": mv_signature_without_name()}]
+    with pytest.raises(NotServableError, match="not lifeboat's inputs"):
+        registry.score_in_warehouse("V1", values)
+    assert not [q for q, _ in contracts.statements if "MODEL(" in q]  # nothing sent to the warehouse
+
+
+def mv_signature_without_name() -> Any:
+    from snowflake.ml.model import model_signature
+
+    from ml.snowflake.model import signatures
+
+    full = signatures()["predict_proba"]
+    return model_signature.ModelSignature(inputs=full.inputs[:-1], outputs=full.outputs)
 
 
 def test_batches_still_go_through_mv_run_on_the_looked_up_version(

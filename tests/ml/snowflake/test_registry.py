@@ -42,7 +42,7 @@ from ml.snowflake.runs import SessionSql, SnowflakeRunStore
 from ml.snowflake.scoring import WarehouseScorer
 from ml.snowflake.train import DONE, run_training
 from tests.support.models import PASSENGERS, fitted_model
-from tests.support.snowflake import SETTINGS, TABLE, TINY, FakeStore, Unclosable
+from tests.support.snowflake import SETTINGS, TABLE, TINY, FakeStore, Unclosable, coded
 
 
 @pytest.fixture
@@ -399,3 +399,100 @@ def test_a_missing_record_copy_is_written_again(registry: SnowflakeRegistry, sto
         0.41,
     )
     assert registry.incomplete_versions() == []
+
+
+# -- issue 11, finding 3: warehouse failures are bounded and visible ----------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_version_that_cannot_run_in_the_warehouse_is_off_until_the_default_changes(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    log(registry)
+    store.fail_runs = coded(
+        "cannot run TITANIC V1 in the warehouse: 002140 Unknown function PREDICT_PROBA", 2140
+    )
+    scorer = WarehouseScorer(registry, refresh_seconds=0)
+    passenger = Passenger.create(pclass=2, sex="female", age=30)
+    expected = Scorer(registry).predict(passenger).probability
+    for _ in range(3):
+        assert scorer.predict(passenger).probability == expected  # answered from the fetched copy
+    assert store.runs == 1  # asked once, then off for V1
+    status = scorer.status()
+    assert (status["path"], status["state"], status["version"]) == ("fallback", "off-for-version", "V1")
+    assert (status["answers"], status["fallbacks"]) == (3, 3) and "Unknown function" in status["last_error"]
+    store.fail_runs = False
+    log(registry, make_default=True)  # a new default is a new chance
+    assert scorer.predict(passenger).version == "V2"
+    assert store.runs == 2 and scorer.status()["path"] == "warehouse"
+
+
+def test_transient_failures_pause_the_warehouse_then_one_answer_tries_again(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    log(registry)
+    clock = Clock()
+    scorer = WarehouseScorer(
+        registry, refresh_seconds=3600, failures_to_pause=3, pause_seconds=60, clock=clock
+    )
+    passenger = Passenger.create(pclass=3, sex="male")
+    store.fail_runs = True  # 606: no usable warehouse (suspended, resuming)
+    for _ in range(5):
+        scorer.predict(passenger)
+    assert store.runs == 3  # the 4th and 5th answers did not wait for a failing warehouse
+    assert scorer.status()["state"] == "paused"
+    clock.now += 61
+    scorer.predict(passenger)  # one answer tries again: still failing, paused again
+    assert store.runs == 4 and scorer.status()["state"] == "paused"
+    store.fail_runs = False
+    clock.now += 61
+    scorer.predict(passenger)
+    assert store.runs == 5 and scorer.status()["state"] == "ok" and scorer.status()["path"] == "warehouse"
+    scorer.predict(passenger)
+    assert store.runs == 6 and scorer.status()["fallbacks"] == 6 and scorer.status()["answers"] == 8
+
+
+def test_without_fallback_a_warehouse_failure_is_an_error_and_nothing_falls_back(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    log(registry)
+    store.fail_runs = True
+    strict = WarehouseScorer(registry, fallback=False)
+    with pytest.raises(ModelUnavailableError, match="warehouse suspended"):
+        strict.predict(Passenger.create(pclass=1, sex="male"))
+    assert strict.status()["fallbacks"] == 0 and strict.status()["fallback_allowed"] is False
+
+
+def test_healthz_and_the_model_card_show_the_scoring_path(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    from types import SimpleNamespace
+
+    from bot.blocks import model_card_blocks
+    from bot.http import health
+
+    log(registry)
+    store.fail_runs = coded("002003: MODEL TITANIC does not exist or not authorized", 2003)
+    scorer = WarehouseScorer(registry)
+    scorer.predict(Passenger.create(pclass=1, sex="female"))
+    services = SimpleNamespace(registry=registry, model_name="TITANIC", scorer=scorer)
+    shown = health(services)  # type: ignore[arg-type]
+    assert shown["ok"] is True and shown["model_version"] == "V1"
+    scoring = shown["scoring"]
+    assert (scoring["configured"], scoring["path"], scoring["fallbacks"], scoring["answers"]) == (
+        "warehouse",
+        "fallback",
+        1,
+        1,
+    )
+    card = json.dumps(model_card_blocks(registry.get_version("V1"), backend="snowflake", scoring=scoring))
+    assert "Scoring: local fallback" in card and "1 of 1 answers fell back" in card
+    local = json.dumps(
+        model_card_blocks(registry.get_version("V1"), backend="snowflake", scoring=Scorer(registry).status())
+    )
+    assert "Scoring: in the bot (local)" in local
