@@ -23,6 +23,7 @@ from ml.jobs.retrain import RetrainService, RunWork
 from ml.jobs.train import train_and_register
 
 if TYPE_CHECKING:
+    from ml.io.doctor import CheckResult
     from ml.snowflake.registry import SnowflakeRegistry
 
 
@@ -128,6 +129,18 @@ class Backend:
             config or TrainConfig.from_settings(self.settings),
             work=self.work,
         )
+
+    def doctor(self, report: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
+        """`lifeboat doctor`: this backend's checklist (each result also handed to `report` as it
+        comes). It opens what it checks itself, on purpose: `registry` stops at the first problem,
+        the doctor reports every one."""
+        if self.settings.backend == "snowflake":
+            from ml.snowflake.doctor import run_snowflake
+
+            return run_snowflake(self.settings, report)
+        from ml.io.doctor import run_local
+
+        return run_local(self.settings, report)
 
     def close(self) -> None:
         if "runs" in self.__dict__:
