@@ -94,7 +94,9 @@ def model_card_reply(services: Services) -> Reply:
         return Reply("The model is unavailable right now.", blocks.unavailable_blocks())
     return Reply(
         f"Model card: {version.model_name} {version.version}",
-        blocks.model_card_blocks(version, backend=services.registry.backend),
+        blocks.model_card_blocks(
+            version, backend=services.registry.backend, scoring=services.scorer.status()
+        ),
     )
 
 

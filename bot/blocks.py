@@ -204,7 +204,26 @@ def model_line(params: Mapping[str, Any]) -> str:
     return f"XGBoost: {_trees(params)}" if "max_depth" in params else "XGBoost"
 
 
-def model_card_blocks(version: ModelVersion, *, backend: str) -> list[Block]:
+def scoring_line(scoring: Mapping[str, Any]) -> str:
+    """How answers are scored, as the scorer reports it (ml.io.serving.PassengerScorer.status)."""
+    path, fallbacks = scoring.get("path"), int(scoring.get("fallbacks") or 0)
+    if scoring.get("configured") != "warehouse":
+        return "Scoring: in the bot (local)"
+    fell = (
+        f" · {fallbacks} of {scoring.get('answers', 0)} answers fell back to the local copy"
+        if fallbacks
+        else ""
+    )
+    if path == "fallback" and scoring.get("last_error"):
+        return (
+            f"Scoring: local fallback (warehouse failing: {_escape(str(scoring['last_error'])[:150])}){fell}"
+        )
+    return f"Scoring: {'local fallback' if path == 'fallback' else 'in the warehouse'}{fell}"
+
+
+def model_card_blocks(
+    version: ModelVersion, *, backend: str, scoring: Mapping[str, Any] | None = None
+) -> list[Block]:
     info = version.info
     fields = [
         _text(f"*Version*\n{version.model_name} {version.version} (default)"),
@@ -223,6 +242,8 @@ def model_card_blocks(version: ModelVersion, *, backend: str) -> list[Block]:
     if version.comment:
         blocks.append(context(_escape(version.comment)))
     blocks.append(context(f"{model_line(version.params)} · data fingerprint `{version.data_fingerprint}`"))
+    if scoring is not None:
+        blocks.append(context(scoring_line(scoring)))
     return blocks
 
 

@@ -169,4 +169,5 @@ def health(services: Services) -> dict[str, Any]:
         status["model_version"] = services.scorer.version
     except Exception as exc:  # any registry failure: report it, stay up
         status.update(ok=False, model_version=None, error=str(exc)[:200])
+    status["scoring"] = services.scorer.status()  # local / warehouse / fallback, and answers that fell back
     return status

@@ -24,6 +24,7 @@ from ml.jobs.train import train_and_register
 
 if TYPE_CHECKING:
     from ml.core.stats import PassengerStats
+    from ml.io.doctor import CheckResult
     from ml.snowflake.registry import SnowflakeRegistry
 
 
@@ -84,11 +85,12 @@ class Backend:
     @cached_property
     def scorer(self) -> PassengerScorer:
         """What answers a passenger: the default version scored in process, or in the warehouse
-        when LIFEBOAT_SCORING=warehouse on Snowflake."""
+        when LIFEBOAT_SCORING=warehouse on Snowflake (answered locally when the warehouse fails
+        only if LIFEBOAT_SCORING_FALLBACK allows it)."""
         if self.settings.backend == "snowflake" and self.settings.scoring == "warehouse":
             from ml.snowflake.scoring import WarehouseScorer
 
-            return WarehouseScorer(self._snowflake_registry())
+            return WarehouseScorer(self._snowflake_registry(), fallback=self.settings.scoring_fallback)
         return Scorer(self.registry)
 
     def train(
@@ -143,6 +145,18 @@ class Backend:
             config or TrainConfig.from_settings(self.settings),
             work=self.work,
         )
+
+    def doctor(self, report: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
+        """`lifeboat doctor`: this backend's checklist (each result also handed to `report` as it
+        comes). It opens what it checks itself, on purpose: `registry` stops at the first problem,
+        the doctor reports every one."""
+        if self.settings.backend == "snowflake":
+            from ml.snowflake.doctor import run_snowflake
+
+            return run_snowflake(self.settings, report)
+        from ml.io.doctor import run_local
+
+        return run_local(self.settings, report)
 
     def close(self) -> None:
         if "runs" in self.__dict__:

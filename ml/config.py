@@ -47,7 +47,10 @@ class MLSettings:
     backend: str = "local"  # "local" or "snowflake"
     home: Path = Path(".lifeboat")
     model_name: str = "TITANIC"
-    scoring: str = "local"  # "local" (fetch the model once, score in process) or "warehouse" (mv.run)
+    scoring: str = "local"  # "local" (fetch the model once, score in process) or "warehouse" (SQL)
+    # With warehouse scoring, answer from the fetched copy when the warehouse fails (the bot's
+    # default: people still get their answer; /healthz counts them). The CLI turns it off.
+    scoring_fallback: bool = True
     snowflake_connection: str = ""
     snowflake_database: str = "LIFEBOAT"
     snowflake_schema: str = "PUBLIC"
@@ -73,6 +76,7 @@ class MLSettings:
             home=Path(env("LIFEBOAT_HOME", ".lifeboat")),
             model_name=env("LIFEBOAT_MODEL_NAME", "TITANIC").upper(),
             scoring=scoring,
+            scoring_fallback=env_bool("LIFEBOAT_SCORING_FALLBACK", True),
             snowflake_connection=env("LIFEBOAT_SNOWFLAKE_CONNECTION")
             or env("SNOWFLAKE_DEFAULT_CONNECTION_NAME"),
             snowflake_database=env("LIFEBOAT_SNOWFLAKE_DATABASE", "LIFEBOAT").upper(),

@@ -11,11 +11,11 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot.cli import models, scoring, serve, snowflake, stats
+from bot.cli import doctor, models, scoring, serve, snowflake, stats
 from bot.cli.common import EXIT_ERROR
 from ml.config import MLSettings
 
-GROUPS = (models, scoring, stats, snowflake, serve)
+GROUPS = (models, scoring, stats, snowflake, serve, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
@@ -60,10 +61,24 @@ def serving_scorer(opened: Backend) -> PassengerScorer:
     return opened.scorer
 
 
+def strict(args: argparse.Namespace, settings: MLSettings) -> MLSettings:
+    """Someone who asked for warehouse scoring (LIFEBOAT_SCORING=warehouse) gets it or an error:
+    answering from the local copy instead takes --allow-local-fallback."""
+    return dataclasses.replace(settings, scoring_fallback=bool(args.allow_local_fallback))
+
+
+def note_fallbacks(scorer: PassengerScorer) -> None:
+    status = scorer.status()
+    if status.get("fallbacks"):
+        say(f"note: answered from the local copy, not the warehouse: {status.get('last_error')}")
+
+
 def cmd_predict(args: argparse.Namespace, settings: MLSettings) -> int:
     passenger = passenger_from_args(args)
-    with backend(settings) as opened:
-        prediction = serving_scorer(opened).predict(passenger)
+    with backend(strict(args, settings)) as opened:
+        scorer = serving_scorer(opened)
+        prediction = scorer.predict(passenger)
+        note_fallbacks(scorer)
     if args.json:
         print(json.dumps(prediction.to_dict(), indent=2))
         return 0
@@ -90,9 +105,10 @@ def cmd_score(args: argparse.Namespace, settings: MLSettings) -> int:
         return 0
     if not args.input or not args.output:
         raise CliError("usage: lifeboat score IN.csv -o OUT.csv (or --table T --into T2 on Snowflake)")
-    with backend(settings) as opened:
+    with backend(strict(args, settings)) as opened:
         scorer = serving_scorer(opened)
         rows = score_csv(scorer, args.input, args.output)
+        note_fallbacks(scorer)
         print(f"Scored {rows} passengers with {settings.model_name} {scorer.version} → {args.output}")
     return 0
 
@@ -109,6 +125,7 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--port", help="C, Q or S (Cherbourg, Queenstown, Southampton)")
     p.add_argument("--title", help="Mr, Mrs, Miss, Master or Rare")
     p.add_argument("--json", action="store_true")
+    add_fallback_flag(p)
 
     p = add_command(subparsers, "score", cmd_score, "score a CSV of passengers (or a Snowflake table)")
     p.add_argument("input", nargs="?", help="input CSV")
@@ -116,3 +133,12 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--table", help="Snowflake table to score in the warehouse")
     p.add_argument("--into", help="Snowflake table to create with the scores")
     p.add_argument("--version", help="model version (default: the default version)")
+    add_fallback_flag(p)
+
+
+def add_fallback_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-local-fallback",
+        action="store_true",
+        help="with LIFEBOAT_SCORING=warehouse: answer from the fetched copy if the warehouse fails",
+    )

@@ -23,7 +23,7 @@ def cmd_load_data(args: argparse.Namespace, settings: MLSettings) -> int:
 def cmd_sql(args: argparse.Namespace, settings: MLSettings) -> int:
     from ml.snowflake.sql import scoring_sql
 
-    print(scoring_sql(settings, args.version, args.table))
+    print(scoring_sql(settings, args.version, args.table, replace_score=args.rescore))
     return 0
 
 
@@ -39,3 +39,8 @@ def register(subparsers: Subparsers) -> None:
     )
     p.add_argument("--version", help="pin a version (default: the model's default version)")
     p.add_argument("--table", help="table to score (default: the configured TITANIC_DATA)")
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="the table was scored before: replace its SURVIVAL_PROBABILITY (SELECT * EXCLUDE ...)",
+    )

@@ -33,6 +33,11 @@ class PassengerScorer(Protocol):
 
     def model_card(self) -> ModelVersion: ...
 
+    def status(self) -> dict[str, Any]:
+        """Which scoring path answers (`path`: local, warehouse or fallback) and how many answers
+        fell back to the local copy (`fallbacks`), for /healthz and the model card."""
+        ...
+
 
 @dataclass(frozen=True)
 class Serving:
@@ -106,3 +111,6 @@ class Scorer:
 
     def model_card(self) -> ModelVersion:
         return self.registry.get_version(self.current().version)
+
+    def status(self) -> dict[str, Any]:
+        return {"configured": "local", "path": "local", "fallbacks": 0}

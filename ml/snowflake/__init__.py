@@ -9,5 +9,7 @@ Modules: `contract` (the model's SQL signature), `identifiers` (safe names), `er
 (connections.toml -> Session), `objects` (the tables lifeboat creates: all DDL), `data`
 (TITANIC_DATA in and out), `model` (the CustomModel that runs in the warehouse), `train` (the
 training stored procedure), `retrain` (retraining runs in the warehouse), `runs` (the run lock and
-run records in Snowflake tables), `scoring` (mv.run and SQL batch scoring), `sql` (printable SQL).
+run records in Snowflake tables), `scoring` (one-row SQL per answer, mv.run and SQL batch scoring),
+`sql` (printable SQL), `channel` (does the package channel have what a model asks for),
+`doctor` (`lifeboat doctor`'s checks).
 """

@@ -26,6 +26,9 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("PCLASS", "SEX")
 FUNCTION_NAME = "predict_proba"  # SQL: PREDICT_PROBA (case-insensitive)
 DIED, SURVIVED = "output_feature_0", "output_feature_1"
 SCORE_COLUMN = "SURVIVAL_PROBABILITY"
+# A version's own record (creator, metrics, parameters, checksum of the model files), logged as one
+# of its artifacts: written by the same CREATE MODEL / ADD VERSION statement as the files it describes.
+RECORD_FILE = "lifeboat.json"
 
 
 def sql_type(column: str) -> str:

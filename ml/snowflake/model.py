@@ -22,9 +22,9 @@ from snowflake.ml.model import custom_model
 from ml.core.features import Columns, columns_from_frame, invalid_rows
 from ml.core.model import BOOSTER_FILE, SPEC_FILE, SurvivalModel
 from ml.io.artifacts import load_model
-from ml.snowflake.contract import DIED, FUNCTION_NAME, INPUT_COLUMNS, NUMERIC_COLUMNS, SURVIVED
+from ml.snowflake.contract import DIED, FUNCTION_NAME, INPUT_COLUMNS, NUMERIC_COLUMNS, RECORD_FILE, SURVIVED
 
-BOOSTER_ARTIFACT, SPEC_ARTIFACT = "booster", "features"
+BOOSTER_ARTIFACT, SPEC_ARTIFACT, RECORD_ARTIFACT = "booster", "features", "lifeboat"
 # Runtime dependencies of the logged model, from Snowflake's Anaconda channel. xgboost is pinned to
 # the version that wrote booster.ubj (relax_version turns ==X.Y.Z into >=X.Y,<X+1): an older
 # xgboost is not guaranteed to read a newer model file. numpy and pandas get floors only: without a
@@ -79,13 +79,15 @@ class TitanicSurvivalModel(custom_model.CustomModel):
 
 
 def model_context(model_dir: Path) -> custom_model.ModelContext:
-    """Artifacts for a directory written by SurvivalModel.save."""
-    return custom_model.ModelContext(
-        artifacts={
-            BOOSTER_ARTIFACT: str(model_dir / BOOSTER_FILE),
-            SPEC_ARTIFACT: str(model_dir / SPEC_FILE),
-        }
-    )
+    """Artifacts for a directory written by SurvivalModel.save, plus the version's record
+    (lifeboat.json) when the registry wrote one beside them."""
+    artifacts = {
+        BOOSTER_ARTIFACT: str(model_dir / BOOSTER_FILE),
+        SPEC_ARTIFACT: str(model_dir / SPEC_FILE),
+    }
+    if (model_dir / RECORD_FILE).is_file():
+        artifacts[RECORD_ARTIFACT] = str(model_dir / RECORD_FILE)
+    return custom_model.ModelContext(artifacts=artifacts)
 
 
 def signatures() -> dict[str, Any]:
@@ -120,6 +122,14 @@ def input_frame(columns: Columns) -> pd.DataFrame:
             n = len(columns["pclass"])
             data[name] = pd.Series(values if values is not None else [None] * n, dtype=object)
     return pd.DataFrame(data)
+
+
+def bound_values(columns: Columns) -> list[Any]:
+    """The first row of `columns` as the one-row statement's parameters, in INPUT_COLUMNS order,
+    None for unknown: a bound NaN would arrive as a FLOAT NaN, not NULL."""
+    row = input_frame(columns).iloc[0]
+    plain = {True: float, False: str}  # the driver binds Python types
+    return [None if pd.isna(row[c]) else plain[c in NUMERIC_COLUMNS](row[c]) for c in INPUT_COLUMNS]
 
 
 def log_arguments(model_dir: Path, code_dir: Path) -> dict[str, Any]:

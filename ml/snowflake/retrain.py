@@ -12,9 +12,13 @@ calls, so the run record (LIFEBOAT_RUNS) and the Slack message advance as the wa
 rebuilds the `Challenged` outcome from the JSON. Everything around the steps (heartbeat, the run
 record, the audit trail) is `ml.jobs.retrain.execute_run`, the same for both backends.
 
-A fence: before registering, the procedure checks that its run still holds an unexpired lease in
-LIFEBOAT_LOCKS. If the worker died (its heartbeats stopped) or the run was finished as failed, the
-lock is gone and the procedure registers nothing, even though a detached CALL keeps running.
+A fence: registering takes minutes (packaging, upload, CREATE MODEL ... ADD VERSION) against a 30 s
+lease renewed by the worker's heartbeat. The procedure checks that its run still holds an unexpired
+lease in LIFEBOAT_LOCKS before it starts registering, and the registry checks again, reserving the
+lease for FENCE_SECONDS each time, after the upload (before the version may be promoted) and after
+promoting. If the worker died (its heartbeats stopped) or the run was finished as failed meanwhile,
+the new version is dropped (or the previous default put back) and nothing is promoted, even though
+a detached CALL keeps running.
 """
 
 from __future__ import annotations
@@ -54,10 +58,13 @@ if TYPE_CHECKING:
 
 PROCEDURE = "LIFEBOAT_RETRAIN"
 DOING = "retraining in the warehouse"
+# How long a passed fence keeps the lock for this run, heartbeat or not: longer than the few
+# statements (SHOW, ALTER MODEL ... SET DEFAULT_VERSION) until the next fence.
+FENCE_SECONDS = 60.0
 
 
 # -- inside Snowflake ----------------------------------------------------------------------------------
-def procedure_registry(session: Session, settings: MLSettings) -> ModelRegistry:
+def procedure_registry(session: Session, settings: MLSettings) -> SnowflakeRegistry:
     """The registry the procedure judges and registers with (tests put a stand-in store behind it)."""
     from ml.snowflake.registry import SnowflakeRegistry
 
@@ -69,11 +76,6 @@ def procedure_run_store(session: Session, settings: MLSettings) -> SnowflakeRunS
     from ml.snowflake.runs import SessionSql, SnowflakeRunStore
 
     return SnowflakeRunStore(SessionSql(session), settings)
-
-
-def still_holds_lock(session: Session, settings: MLSettings, run_id: str) -> bool:
-    """Whether the run still holds its lease, by the run store's own SQL and the server's clock."""
-    return procedure_run_store(session, settings).holds(run_id)
 
 
 def retrain_procedure(
@@ -90,10 +92,11 @@ def retrain_procedure(
     """The stored procedure's handler (runs inside Snowflake). Returns the outcome as JSON."""
     settings = procedure_settings(database, schema, table, model_name)
     report = ProgressWriter(session, objects.progress_table(settings), run_id)
+    runs = procedure_run_store(session, settings)  # the lease, by the store's SQL and the server's clock
 
     def step(index: int) -> None:
         name = STEPS[index]
-        if name == "register" and not still_holds_lock(session, settings, run_id):
+        if name == "register" and not runs.holds(run_id):
             raise RetrainError(
                 f"run {run_id} no longer holds the retraining lock (its worker stopped or it was"
                 " finished): nothing registered"
@@ -103,6 +106,7 @@ def retrain_procedure(
     step(0)
     frame = read_passengers(session, settings)
     registry = procedure_registry(session, settings)
+    registry.fence = lambda: runs.fence(run_id, FENCE_SECONDS)  # checked again around each registry change
     run = Run(
         id=run_id,
         actor=actor,

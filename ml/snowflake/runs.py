@@ -114,6 +114,16 @@ def lock_held(locks: str, now: str) -> str:
     return f"SELECT COUNT(*) AS HELD FROM {locks} WHERE NAME = ? AND HOLDER = ? AND EXPIRES_AT > {now}"
 
 
+def fence_lock(locks: str, now: str) -> str:
+    """Reserve the lease for `?` more seconds if the run still holds it unexpired: after this commits
+    nobody can take the lock for that long (every takeover goes through the guard and re-reads
+    EXPIRES_AT), whatever the worker's heartbeat does. GREATEST: never shortens a renewed lease."""
+    return (
+        f"UPDATE {locks} SET EXPIRES_AT = GREATEST(EXPIRES_AT, {now} + ?)"
+        f" WHERE NAME = ? AND HOLDER = ? AND EXPIRES_AT > {now}"
+    )
+
+
 def insert_run(runs: str, now: str) -> str:
     return (
         f"INSERT INTO {runs} (ID, MODEL_NAME, ACTOR, STARTED_AT, STATUS, STEP, STEP_INDEX, STEPS_TOTAL,"
@@ -468,6 +478,17 @@ class SnowflakeRunStore(RunStore):
         """Whether `run_id` still holds an unexpired lease (asked before registering a version)."""
         rows = self.sql.rows(lock_held(self.locks, self.sql.now), [self.lock_name, run_id])
         return bool(rows) and int(rows[0]["HELD"]) > 0
+
+    def fence(self, run_id: str, grace: float) -> bool:
+        """Whether `run_id` still holds its lease, which then lasts at least `grace` more seconds:
+        what the retraining procedure checks before each registry change it cannot take back
+        (ALTER MODEL is DDL: it cannot share a transaction with the lease check)."""
+        fenced = self._guarded(
+            lambda: self.sql.count(
+                fence_lock(self.locks, self.sql.now), [float(grace), self.lock_name, run_id]
+            )
+        )
+        return int(fenced) == 1
 
     def progress(self, run_id: str, step: str, step_index: int) -> None:
         self.sql.count(update_progress(self.runs), [step, step_index, run_id])

@@ -1,9 +1,29 @@
-"""Scoring in the warehouse: per passenger through `ModelVersion.run`, per table through SQL.
+"""Scoring in the warehouse: per passenger by one bound SQL statement, per table through SQL.
 
 `WarehouseScorer` has the surface of `ml.io.serving.Scorer` (predict, score_frame, version,
-model_card), so the bot and the CLI take either. The probability comes from the warehouse; the
-reasons (SHAP) and assumptions come from the same version fetched locally, which is the same
+model_card, status), so the bot and the CLI take either. The probability comes from the warehouse;
+the reasons (SHAP) and assumptions come from the same version fetched locally, which is the same
 booster and feature code, so both agree (a live test compares them).
+
+One answer costs one statement: `SELECT MODEL(DB.S.TITANIC, Vn)!PREDICT_PROBA(?, ...)` with the
+passenger's values bound, once the version's `ModelVersion` is known (looked up and checked once per
+version; see `RegistryModelStore`). `mv.run` took about 17 (5 lookups, parameter reads, a temporary
+stage, file format and table for the one row, and the model query executed twice). A frame
+(`score_frame`) still goes through `mv.run`, which is built for many rows.
+
+When the warehouse fails, what happens next depends on why:
+
+- permanent (this version cannot run there: no such function, a signature that does not match,
+  missing privilege, packages the channel lacks, SQL compilation errors): warehouse scoring is off
+  for that version until the default changes or the process restarts; the error is logged once;
+- transient (network, timeouts, a suspended warehouse, ...): after FAILURES_TO_PAUSE in a row the
+  warehouse is not asked for PAUSE_SECONDS (so answers do not each wait for a timeout first), then
+  one answer tries again, and a success resumes warehouse scoring.
+
+With `fallback` (the bot's default) those answers come from the locally fetched copy of the same
+version; `status()` says which path answers and how many fell back (/healthz and the model card
+show it). Without it (the CLI's default) the failure is raised: someone who asked for warehouse
+scoring gets warehouse scoring or an error.
 
 `score_table` never pulls rows to the client: one CREATE TABLE ... AS SELECT runs in Snowflake.
 """
@@ -12,6 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,7 +46,7 @@ from ml.io.registry import ModelVersion, RegistryError
 from ml.io.serving import ModelUnavailableError, Scorer, Serving
 from ml.snowflake import identifiers
 from ml.snowflake.contract import SURVIVED
-from ml.snowflake.errors import SnowflakeUnavailable
+from ml.snowflake.errors import NotServableError, SnowflakeUnavailable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,24 +56,51 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+FAILURES_TO_PAUSE = 3
+PAUSE_SECONDS = 60.0
+# Snowflake error codes that no retry fixes for this version: invalid identifier, syntax error,
+# object missing or not authorized, unknown function, insufficient privileges, a package or Python
+# error inside the model (100357: e.g. a package the channel lacks).
+PERMANENT_CODES = frozenset({904, 1003, 2003, 2140, 3001, 3003, 100357})
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Whether retrying the same version cannot help (see the module docstring)."""
+    if isinstance(exc, NotServableError | ValueError):  # mv.run: "no method ...", a missing result
+        return True
+    return getattr(exc, "code", None) in PERMANENT_CODES
+
 
 class WarehouseScorer:
-    """Scores the registry's default version in the warehouse (LIFEBOAT_SCORING=warehouse).
-
-    With `fallback` (the default) a failed warehouse call is logged and the locally fetched copy
-    of the same version answers instead, so a person in Slack still gets their (identical) answer;
-    `fallbacks` counts those. With fallback=False the failure is raised.
-    """
+    """Scores the registry's default version in the warehouse (LIFEBOAT_SCORING=warehouse)."""
 
     def __init__(
-        self, registry: SnowflakeRegistry, refresh_seconds: float = 2.0, *, fallback: bool = True
+        self,
+        registry: SnowflakeRegistry,
+        refresh_seconds: float = 2.0,
+        *,
+        fallback: bool = True,
+        failures_to_pause: int = FAILURES_TO_PAUSE,
+        pause_seconds: float = PAUSE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if not hasattr(registry, "run_in_warehouse"):  # a caller without a type checker
+        if not hasattr(registry, "score_in_warehouse"):  # a caller without a type checker
             raise TypeError("WarehouseScorer needs the Snowflake registry (LIFEBOAT_BACKEND=snowflake)")
         self.registry = registry
         self.local = Scorer(registry, refresh_seconds)  # follows the default, holds the fetched model
         self.fallback = fallback
-        self.fallbacks = 0
+        self.failures_to_pause = failures_to_pause
+        self.pause_seconds = pause_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.answers = 0  # answers and frames scored, whichever path
+        self.fallbacks = 0  # of those, answered locally because the warehouse failed or was off
+        self._failures = 0  # transient failures in a row
+        self._paused_until = 0.0
+        self._off: dict[str, str] = {}  # version -> the permanent error that turned it off
+        self._last_path = "warehouse"
+        self._last_version: str | None = None
+        self._last_error: str | None = None
 
     def current(self) -> Serving:
         return self.local.current()
@@ -62,33 +112,115 @@ class WarehouseScorer:
     def model_card(self) -> ModelVersion:
         return self.local.model_card()
 
-    def _probabilities(self, serving: Serving, columns: Columns) -> np.ndarray:
-        from ml.snowflake.model import input_frame
+    # -- when to ask the warehouse -------------------------------------------------------------
+    def _skip_reason(self, version: str) -> str | None:
+        with self._lock:
+            if version in self._off:
+                return f"warehouse scoring is off for {version}: {self._off[version]}"
+            if self.clock() < self._paused_until:
+                return (
+                    f"warehouse scoring is paused after {self.failures_to_pause} failures: {self._last_error}"
+                )
+            return None
 
-        try:
-            inputs = input_frame(columns)
-            return frame_probabilities(self.registry.run_in_warehouse(serving.version, inputs))
-        except (RegistryError, SnowflakeUnavailable, StopIteration, ValueError) as exc:
-            if not self.fallback:
-                raise ModelUnavailableError(f"warehouse scoring failed: {exc}") from exc
-            self.fallbacks += 1
-            log.warning("warehouse scoring failed, answering with the fetched %s: %s", serving.version, exc)
-            return serving.model.predict_proba(columns)
+    def _failed(self, version: str, exc: BaseException) -> str:
+        message = str(exc) or type(exc).__name__
+        with self._lock:
+            self._last_error = message
+            if is_permanent(exc):
+                if version not in self._off:
+                    log.error("%s cannot be scored in the warehouse; answering locally: %s", version, message)
+                self._off[version] = message
+            else:
+                self._failures += 1
+                if self._failures >= self.failures_to_pause:
+                    self._paused_until = self.clock() + self.pause_seconds
+                log.warning("warehouse scoring failed (%d in a row): %s", self._failures, message)
+        return message
 
+    def _count(self, version: str, path: str) -> None:
+        with self._lock:
+            self.answers += 1
+            self._last_path, self._last_version = path, version
+            if path == "fallback":
+                self.fallbacks += 1
+            else:
+                self._failures = 0  # a success resumes warehouse scoring after a pause
+                self._paused_until = 0.0
+
+    def _scored(
+        self, serving: Serving, columns: Columns, in_warehouse: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        reason = self._skip_reason(serving.version)
+        if reason is None:
+            try:
+                probabilities = in_warehouse()
+            except (RegistryError, SnowflakeUnavailable, ValueError) as exc:
+                reason = self._failed(serving.version, exc)
+            else:
+                self._count(serving.version, "warehouse")
+                return probabilities
+        if not self.fallback:
+            raise ModelUnavailableError(f"warehouse scoring failed: {reason}")
+        self._count(serving.version, "fallback")
+        return serving.model.predict_proba(columns)
+
+    # -- scoring -------------------------------------------------------------------------------
     def predict(self, passenger: Passenger) -> Prediction:
+        from ml.snowflake.model import bound_values
+
         serving = self.current()
         explained = serving.model.explain(passenger, version=serving.version)  # validates the passenger
-        probability = float(self._probabilities(serving, columns_from_passengers([passenger]))[0])
+        columns = columns_from_passengers([passenger])
+
+        def in_warehouse() -> np.ndarray:
+            probability = self.registry.score_in_warehouse(serving.version, bound_values(columns))
+            if probability is None:  # the passenger is valid (explained above): the model disagrees
+                raise NotServableError(f"{serving.version} returned no probability for a valid passenger")
+            return np.array([probability])
+
+        probability = float(self._scored(serving, columns, in_warehouse)[0])
         return dataclasses.replace(explained, probability=probability)
 
     def score_frame(self, frame: Any) -> np.ndarray:
         """Like Scorer.score_frame: refuses invalid rows, else one mv.run for the whole frame. The
         titles sent are the ones ml.core.features resolved, so both scorers read the frame alike."""
+        from ml.snowflake.model import input_frame
+
         columns = columns_from_frame(frame)
         problems = invalid_rows(columns)
         if problems:
             raise InvalidRowsError(problems)
-        return self._probabilities(self.current(), columns)
+        serving = self.current()
+        return self._scored(
+            serving,
+            columns,
+            lambda: frame_probabilities(
+                self.registry.run_in_warehouse(serving.version, input_frame(columns))
+            ),
+        )
+
+    def status(self) -> dict[str, Any]:
+        """Which path answers (warehouse, or fallback: the local copy), and how many fell back."""
+        with self._lock:
+            version = self._last_version
+            if version in self._off:
+                state = "off-for-version"
+            elif self.clock() < self._paused_until:
+                state = "paused"
+            else:
+                state = "ok"
+            path = "fallback" if state != "ok" or self._last_path == "fallback" else "warehouse"
+            return {
+                "configured": "warehouse",
+                "path": path,
+                "state": state,
+                "version": version,
+                "answers": self.answers,
+                "fallbacks": self.fallbacks,
+                "fallback_allowed": self.fallback,
+                "last_error": self._last_error,
+            }
 
 
 def score_table(settings: MLSettings, table: str, into: str, version: str | None = None) -> int:
@@ -118,5 +250,7 @@ def score_table(settings: MLSettings, table: str, into: str, version: str | None
 
 def frame_probabilities(result: pd.DataFrame) -> np.ndarray:
     """output_feature_1 of an mv.run result, whatever case the column came back in."""
-    column = next(c for c in result.columns if str(c).strip('"').lower() == SURVIVED)
-    return result[column].to_numpy(dtype=np.float64)
+    found = [c for c in result.columns if str(c).strip('"').lower() == SURVIVED]
+    if not found:
+        raise NotServableError(f"the warehouse answered without {SURVIVED} (columns: {list(result.columns)})")
+    return result[found[0]].to_numpy(dtype=np.float64)

@@ -114,6 +114,9 @@ def connection_parameters(settings: MLSettings) -> tuple[str, dict[str, Any]]:
         params["warehouse"] = identifiers.identifier(settings.snowflake_warehouse, "warehouse")
     params.setdefault("login_timeout", LOGIN_TIMEOUT)
     params.setdefault("socket_timeout", SOCKET_TIMEOUT)
+    # Every bound statement lifeboat sends uses `?` (Snowpark's Session.sql binds qmark only); an
+    # entry saying paramstyle = "pyformat" would make the driver rewrite them and break each one.
+    params["paramstyle"] = "qmark"
     return name, params
 
 
@@ -156,21 +159,22 @@ def explain(exc: BaseException, doing: str, *, role: str | None = None) -> Snowf
     said = driver_message(exc)
     grantee = f"role {role}" if role else "your role"
     if code in _NOT_FOUND_OR_NOT_AUTHORIZED:
-        return SnowflakeUnavailable(f"cannot {doing}: it does not exist or {grantee} has no access ({said})")
-    if code in _NO_PRIVILEGE:
-        return SnowflakeUnavailable(
-            f"cannot {doing}: {grantee} lacks a privilege (see the GRANT statements in README) ({said})"
-        )
-    if code in _NO_WAREHOUSE:
-        return SnowflakeUnavailable(
+        message = f"cannot {doing}: it does not exist or {grantee} has no access ({said})"
+    elif code in _NO_PRIVILEGE:
+        message = f"cannot {doing}: {grantee} lacks a privilege (see the GRANT statements in README) ({said})"
+    elif code in _NO_WAREHOUSE:
+        message = (
             f"cannot {doing}: no usable warehouse; set LIFEBOAT_SNOWFLAKE_WAREHOUSE and GRANT USAGE on it"
             f" to {grantee} ({said})"
         )
-    return SnowflakeUnavailable(f"cannot {doing}: {said}")
+    else:
+        message = f"cannot {doing}: {said}"
+    return SnowflakeUnavailable(message, code=code)  # the code tells a caller whether to retry
 
 
-def open_session(settings: MLSettings) -> Session:
-    """A session on lifeboat's database and schema with a usable warehouse, or SnowflakeUnavailable."""
+def login(settings: MLSettings) -> tuple[str, Session]:
+    """(connection name, a logged-in session) without checking its context: `open_session` and
+    `lifeboat doctor` (which reports each part of the context on its own line) start here."""
     name, params = connection_parameters(settings)
     from snowflake.snowpark import Session
 
@@ -180,6 +184,16 @@ def open_session(settings: MLSettings) -> Session:
         raise _login_failure(exc, name, params) from None
     try:
         _restore_query_timeout(session)
+    except BaseException:
+        session.close()
+        raise
+    return name, session
+
+
+def open_session(settings: MLSettings) -> Session:
+    """A session on lifeboat's database and schema with a usable warehouse, or SnowflakeUnavailable."""
+    name, session = login(settings)
+    try:
         _check_context(session, settings, name)
     except BaseException:
         session.close()
@@ -194,30 +208,53 @@ def _restore_query_timeout(session: Session) -> None:
         connection._socket_timeout = None
 
 
-def _check_context(session: Session, settings: MLSettings, name: str) -> None:
-    """The driver logs in even when the database, schema or warehouse cannot be used: say so now."""
+CONTEXT = ("USER", "ROLE", "WAREHOUSE", "DATABASE", "SCHEMA")
+
+
+def read_context(session: Session) -> dict[str, str | None]:
+    """The session's user, role, warehouse, database and schema (None: not set or not usable)."""
     try:
-        role, database, schema, warehouse = session.sql(
-            "SELECT CURRENT_ROLE(), CURRENT_DATABASE(), CURRENT_SCHEMA(), CURRENT_WAREHOUSE()"
+        row = session.sql(
+            "SELECT CURRENT_USER() AS USER, CURRENT_ROLE() AS ROLE, CURRENT_WAREHOUSE() AS WAREHOUSE,"
+            " CURRENT_DATABASE() AS DATABASE, CURRENT_SCHEMA() AS SCHEMA"
         ).collect()[0]
     except Exception as exc:
         raise explain(exc, "read the session's role, database and warehouse") from None
-    wanted_db, wanted_schema = identifiers.database(settings), identifiers.schema(settings)
-    if database is None:
-        raise SnowflakeUnavailable(
-            f"database {wanted_db} does not exist or role {role} cannot use it: create it or"
-            f" GRANT USAGE ON DATABASE {wanted_db} TO ROLE {role} (or set LIFEBOAT_SNOWFLAKE_DATABASE)"
+    return dict(zip(CONTEXT, row, strict=True))
+
+
+def context_problem(part: str, context: dict[str, str | None], settings: MLSettings, name: str) -> str | None:
+    """What is wrong with one part of the session's context ("ROLE", "WAREHOUSE", "DATABASE",
+    "SCHEMA") and how to fix it, or None: the driver logs in even when they cannot be used."""
+    role = context.get("ROLE") or "<role>"
+    db, schema = identifiers.database(settings), identifiers.schema(settings)
+    if context.get(part) is not None:
+        return None
+    if part == "ROLE":
+        return f"the session has no role: set role = in [{name}] and GRANT ROLE <role> TO USER {context.get('USER')}"
+    if part == "DATABASE":
+        return (
+            f"database {db} does not exist or role {role} cannot use it: create it or"
+            f" GRANT USAGE ON DATABASE {db} TO ROLE {role} (or set LIFEBOAT_SNOWFLAKE_DATABASE)"
         )
-    if schema is None:
-        raise SnowflakeUnavailable(
-            f"schema {wanted_db}.{wanted_schema} does not exist or role {role} cannot use it: create it or"
-            f" GRANT USAGE ON SCHEMA {wanted_db}.{wanted_schema} TO ROLE {role}"
+    if part == "SCHEMA":
+        return (
+            f"schema {db}.{schema} does not exist or role {role} cannot use it: create it or"
+            f" GRANT USAGE ON SCHEMA {db}.{schema} TO ROLE {role}"
         )
-    if warehouse is None:
-        raise SnowflakeUnavailable(
-            f"no usable warehouse for role {role}: set LIFEBOAT_SNOWFLAKE_WAREHOUSE (or warehouse = in"
-            f" [{name}]) and GRANT USAGE ON WAREHOUSE <name> TO ROLE {role}"
-        )
+    return (
+        f"no usable warehouse for role {role}: set LIFEBOAT_SNOWFLAKE_WAREHOUSE (or warehouse = in"
+        f" [{name}]) and GRANT USAGE ON WAREHOUSE <name> TO ROLE {role}"
+    )
+
+
+def _check_context(session: Session, settings: MLSettings, name: str) -> None:
+    """The driver logs in even when the database, schema or warehouse cannot be used: say so now."""
+    context = read_context(session)
+    for part in ("DATABASE", "SCHEMA", "WAREHOUSE"):
+        problem = context_problem(part, context, settings, name)
+        if problem:
+            raise SnowflakeUnavailable(problem)
 
 
 def current_role(session: Session) -> str | None:

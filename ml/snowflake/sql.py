@@ -69,14 +69,32 @@ def model_arguments(columns: Iterable[str] | None = None) -> list[str]:
     return arguments
 
 
+def _call(model: str, version: str | None, arguments: Iterable[str]) -> str:
+    target = model
+    if version is not None:
+        target += f", {identifiers.version_identifier(version)}"
+    return f"MODEL({target})!{FUNCTION_NAME.upper()}({', '.join(arguments)}):{SURVIVED}::FLOAT"
+
+
 def model_call(settings: Any, version: str | None = None, columns: Iterable[str] | None = None) -> str:
     """`MODEL(DB.SCHEMA.TITANIC[, V3])!PREDICT_PROBA(...):output_feature_1::FLOAT`: without a version
     Snowflake uses the model's default version, the one the bot serves."""
-    target = identifiers.model(settings)
-    if version is not None:
-        target += f", {identifiers.version_identifier(version)}"
-    arguments = ", ".join(model_arguments(columns))
-    return f"MODEL({target})!{FUNCTION_NAME.upper()}({arguments}):{SURVIVED}::FLOAT"
+    return _call(identifiers.model(settings), version, model_arguments(columns))
+
+
+def bound_scoring_sql(model: str, version: str) -> str:
+    """One passenger, one statement: `SELECT MODEL(..., V3)!PREDICT_PROBA(?::FLOAT, ?::VARCHAR, ...)`
+    with the values bound in INPUT_COLUMNS order (None for unknown). The casts do what mv.run's
+    client-side type check did; the version is pinned so the probability and the reasons computed
+    locally come from the same model."""
+    target = identifiers.qualified(model, database="", schema="", what="model")  # DB.SCHEMA.NAME only
+    placeholders = [f"?::{sql_type(column)}" for column in INPUT_COLUMNS]
+    return f"SELECT {_call(target, version, placeholders)} AS {SCORE_COLUMN}"
+
+
+def _has_score_column(columns: Iterable[str] | None) -> bool:
+    # Snowflake reports an unquoted column upper-cased; '"survival_probability"' is another column.
+    return columns is not None and any(str(c).strip() == SCORE_COLUMN for c in columns)
 
 
 def scoring_sql(
@@ -85,11 +103,18 @@ def scoring_sql(
     table: str | None = None,
     *,
     columns: Iterable[str] | None = None,
+    replace_score: bool | None = None,
 ) -> str:
     """The SELECT that scores `table` (the passenger table by default), every row and column kept and
-    SURVIVAL_PROBABILITY added."""
+    SURVIVAL_PROBABILITY added. A table scored before already has that column: its old score is
+    left out (SELECT * EXCLUDE), else the new one would be a duplicate column. EXCLUDE of a column
+    the table lacks is an error, so it is emitted only when the columns are known to have it (or
+    `replace_score` says so: `lifeboat sql --rescore`)."""
     source = identifiers.data_table(settings, table)
-    return f"SELECT *, {model_call(settings, version, columns)} AS {SCORE_COLUMN} FROM {source}"
+    if replace_score is None:
+        replace_score = _has_score_column(columns)
+    keep = f"* EXCLUDE ({SCORE_COLUMN})" if replace_score else "*"
+    return f"SELECT {keep}, {model_call(settings, version, columns)} AS {SCORE_COLUMN} FROM {source}"
 
 
 def create_scored_table_sql(

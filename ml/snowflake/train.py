@@ -29,6 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
 import xgboost
@@ -47,9 +48,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROCEDURE = "LIFEBOAT_TRAIN"
-# From Snowflake's Anaconda channel, unpinned: the channel's current versions (ml.core.training needs
-# scikit-learn for its CV splitters; the registry needs snowflake-ml-python).
+# From Snowflake's Anaconda channel (ml.core.training needs scikit-learn for its CV splitters; the
+# registry needs snowflake-ml-python). Unpinned ones get the channel's current version.
 PACKAGES = ("snowflake-snowpark-python", "snowflake-ml-python", "xgboost", "pandas", "numpy", "scikit-learn")
+# snowflake-ml-python is pinned to the release series this code is tested with (the contract tests
+# autospec it; a model logged from here asks the warehouse for the same range). The APIs called
+# need only 1.17 (Volatility 1.16, xgboost 3.x 1.17), but an unpinned solve may pick anything the
+# other packages allow, including a 1.x without them. xgboost stays unpinned on purpose: training
+# in the warehouse is the way out when the channel lacks this machine's xgboost, and a model
+# trained there pins the channel's own version.
+PINNED = ("snowflake-ml-python",)
 POLL_SECONDS = 3.0
 DONE = "done"
 
@@ -149,6 +157,20 @@ def train_procedure(
     return json.dumps(summary, default=str)
 
 
+def tested_range(distribution: str) -> str:
+    """'snowflake-ml-python>=2.6,<3' from the installed 2.6.x: this major series, from this minor on."""
+    from importlib.metadata import version
+
+    major, minor = version(distribution).split(".")[:2]
+    return f"{distribution}>={major}.{minor},<{int(major) + 1}"
+
+
+def procedure_packages() -> list[str]:
+    """PACKAGES as the procedure asks for them (Snowpark checks them against the channel when it
+    creates the procedure, before any work is done)."""
+    return [tested_range(name) if name in PINNED else name for name in PACKAGES]
+
+
 def register_temporary_procedure(
     session: Session, handler: Callable[..., str], name: str, input_types: list[Any], code_dir: Path
 ) -> str:
@@ -161,7 +183,7 @@ def register_temporary_procedure(
         name=name,
         return_type=StringType(),
         input_types=input_types,
-        packages=list(PACKAGES),
+        packages=list[str | ModuleType](procedure_packages()),
         imports=[(str(code_dir), "ml")],
         is_permanent=False,
         replace=True,

@@ -331,6 +331,7 @@ def test_healthz_reports_the_model_served(bot: Bot) -> None:
         "model": "TITANIC",
         "model_version": "V1",
         "deliveries": deliveries,
+        "scoring": {"configured": "local", "path": "local", "fallbacks": 0},
     }
     bot.reply_to(bot.survive("3rd class man, 30"))
     deadline = time.monotonic() + 5  # counted once the bot has Slack's answer, just after the fake

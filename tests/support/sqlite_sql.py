@@ -35,6 +35,7 @@ class SQLiteSql:
         self.clock = clock
         self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self.db.create_function("LIFEBOAT_NOW", 0, lambda: float(self.clock()))
+        self.db.create_function("GREATEST", 2, max)  # Snowflake's; SQLite spells it max(a, b)
         self._lock = threading.RLock()
         self.statements: list[str] = []  # what ran, for the tests
 

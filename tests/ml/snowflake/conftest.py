@@ -11,6 +11,7 @@ from snowflake.snowpark import Session
 from ml.snowflake import retrain as sf_retrain
 from ml.snowflake.registry import SnowflakeRegistry
 from ml.snowflake.runs import SnowflakeRunStore
+from tests.support.contracts import contracts
 from tests.support.snowflake import SETTINGS, FakeStore
 from tests.support.sqlite_sql import SQLiteSql
 
@@ -41,3 +42,6 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> SnowflakeRunStore:
     store = SnowflakeRunStore(SQLiteSql(), SETTINGS)
     monkeypatch.setattr(sf_retrain, "procedure_run_store", lambda session, settings: store)
     return store
+
+
+__all__ = ["contracts"]

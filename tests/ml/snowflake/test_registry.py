@@ -9,6 +9,7 @@ test_snowflake_live.py.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from ml.snowflake.runs import SessionSql, SnowflakeRunStore
 from ml.snowflake.scoring import WarehouseScorer
 from ml.snowflake.train import DONE, run_training
 from tests.support.models import PASSENGERS, fitted_model
-from tests.support.snowflake import SETTINGS, TABLE, TINY, FakeStore, Unclosable
+from tests.support.snowflake import SETTINGS, TABLE, TINY, FakeStore, Unclosable, coded
 
 
 @pytest.fixture
@@ -336,3 +337,165 @@ def test_warehouse_scorer_needs_the_snowflake_registry(tmp_path: Path) -> None:
 
 def test_data_errors_are_data_errors() -> None:
     assert issubclass(TableExistsError, DataError)
+
+
+# -- issue 11, finding 1: a version is complete, or detectably not and then unusable ---------------------
+def test_a_version_left_without_its_record_is_never_promoted_and_loads_only_verified(
+    registry: SnowflakeRegistry, store: FakeStore, session: Session, tmp_path: Path
+) -> None:
+    """The library writes the version, then its comment, then its metadata: a process stopped in
+    between (here: the metadata, its repair and the drop all fail) leaves a version with no record
+    in the registry. It must not load unverified, nor become the default."""
+    log(registry)
+    store.fail_metadata = SnowflakeUnavailable("cannot register: 000604 SQL execution was cancelled")
+    store.fail_set_metric = SnowflakeUnavailable("390114: Authentication token has expired")
+    store.fail_delete = SnowflakeUnavailable("390114: Authentication token has expired")
+    with pytest.raises((RegistryError, SnowflakeUnavailable)):
+        log(registry, created_by="bob")
+    assert "V2" in store.stored and store.stored["V2"].metrics == {}  # what was left behind
+    with pytest.raises(RegistryError, match="not registered completely"):
+        registry.set_default("V2")
+    assert registry.get_default() == "V1"
+    listed = {v.version: v for v in registry.list_versions()}
+    assert set(listed) == {"V1", "V2"} and "incomplete" in listed["V2"].info
+    assert registry.incomplete_versions() == ["V2"]
+    # Its files came with their own record (lifeboat.json, written by the same statement): they
+    # load only when they match it.
+    fresh = SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "fresh")
+    np.testing.assert_array_equal(
+        fresh.load_model("V2").predict_frame(load_csv()), fitted_model().predict_frame(load_csv())
+    )
+    (store.root / "V2" / "booster.ubj").write_bytes(b"damaged")
+    with pytest.raises(RegistryError, match="damaged"):
+        SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "other").load_model("V2")
+    (store.root / "V2" / "lifeboat.json").unlink()  # as a version logged before the record existed
+    with pytest.raises(RegistryError, match="no checksum: it was not registered completely"):
+        SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "third").load_model("V2")
+
+
+def test_a_record_that_comes_back_as_text_still_guards_the_files(
+    registry: SnowflakeRegistry, store: FakeStore, session: Session, tmp_path: Path
+) -> None:
+    log(registry)
+    stored = store.stored["V1"]
+    as_text = {**stored.metrics, META_KEY: json.dumps(stored.metrics[META_KEY])}
+    store.stored["V1"] = replace(stored, metrics=as_text)
+    (store.root / "V1" / "lifeboat.json").unlink(missing_ok=True)  # only the registry's copy can tell
+    assert registry.get_version("V1").created_by == "ann"
+    (store.root / "V1" / "features.json").write_text(
+        (store.root / "V1" / "features.json").read_text().replace("0", "1", 1)
+    )
+    with pytest.raises(RegistryError, match="damaged"):
+        SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "fresh").load_model("V1")
+
+
+def test_a_missing_record_copy_is_written_again(registry: SnowflakeRegistry, store: FakeStore) -> None:
+    store.fail_metadata = SnowflakeUnavailable("cannot register: 000604 SQL execution was cancelled")
+    v1 = log(registry, comment="costs $$5", created_by="ops")
+    assert (v1.version, v1.comment, v1.created_by, v1.metrics["holdout_log_loss"]) == (
+        "V1",
+        "costs $$5",
+        "ops",
+        0.41,
+    )
+    assert registry.incomplete_versions() == []
+
+
+# -- issue 11, finding 3: warehouse failures are bounded and visible ----------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_version_that_cannot_run_in_the_warehouse_is_off_until_the_default_changes(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    log(registry)
+    store.fail_runs = coded(
+        "cannot run TITANIC V1 in the warehouse: 002140 Unknown function PREDICT_PROBA", 2140
+    )
+    scorer = WarehouseScorer(registry, refresh_seconds=0)
+    passenger = Passenger.create(pclass=2, sex="female", age=30)
+    expected = Scorer(registry).predict(passenger).probability
+    for _ in range(3):
+        assert scorer.predict(passenger).probability == expected  # answered from the fetched copy
+    assert store.runs == 1  # asked once, then off for V1
+    status = scorer.status()
+    assert (status["path"], status["state"], status["version"]) == ("fallback", "off-for-version", "V1")
+    assert (status["answers"], status["fallbacks"]) == (3, 3) and "Unknown function" in status["last_error"]
+    store.fail_runs = False
+    log(registry, make_default=True)  # a new default is a new chance
+    assert scorer.predict(passenger).version == "V2"
+    assert store.runs == 2 and scorer.status()["path"] == "warehouse"
+
+
+def test_transient_failures_pause_the_warehouse_then_one_answer_tries_again(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    log(registry)
+    clock = Clock()
+    scorer = WarehouseScorer(
+        registry, refresh_seconds=3600, failures_to_pause=3, pause_seconds=60, clock=clock
+    )
+    passenger = Passenger.create(pclass=3, sex="male")
+    store.fail_runs = True  # 606: no usable warehouse (suspended, resuming)
+    for _ in range(5):
+        scorer.predict(passenger)
+    assert store.runs == 3  # the 4th and 5th answers did not wait for a failing warehouse
+    assert scorer.status()["state"] == "paused"
+    clock.now += 61
+    scorer.predict(passenger)  # one answer tries again: still failing, paused again
+    assert store.runs == 4 and scorer.status()["state"] == "paused"
+    store.fail_runs = False
+    clock.now += 61
+    scorer.predict(passenger)
+    assert store.runs == 5 and scorer.status()["state"] == "ok" and scorer.status()["path"] == "warehouse"
+    scorer.predict(passenger)
+    assert store.runs == 6 and scorer.status()["fallbacks"] == 6 and scorer.status()["answers"] == 8
+
+
+def test_without_fallback_a_warehouse_failure_is_an_error_and_nothing_falls_back(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    log(registry)
+    store.fail_runs = True
+    strict = WarehouseScorer(registry, fallback=False)
+    with pytest.raises(ModelUnavailableError, match="warehouse suspended"):
+        strict.predict(Passenger.create(pclass=1, sex="male"))
+    assert strict.status()["fallbacks"] == 0 and strict.status()["fallback_allowed"] is False
+
+
+def test_healthz_and_the_model_card_show_the_scoring_path(
+    registry: SnowflakeRegistry, store: FakeStore
+) -> None:
+    from types import SimpleNamespace
+
+    from bot.blocks import model_card_blocks
+    from bot.delivery import DeliveryStats
+    from bot.http import health
+
+    log(registry)
+    store.fail_runs = coded("002003: MODEL TITANIC does not exist or not authorized", 2003)
+    scorer = WarehouseScorer(registry)
+    scorer.predict(Passenger.create(pclass=1, sex="female"))
+    services = SimpleNamespace(
+        registry=registry, model_name="TITANIC", scorer=scorer, delivery=DeliveryStats()
+    )
+    shown = health(services)  # type: ignore[arg-type]
+    assert shown["ok"] is True and shown["model_version"] == "V1"
+    scoring = shown["scoring"]
+    assert (scoring["configured"], scoring["path"], scoring["fallbacks"], scoring["answers"]) == (
+        "warehouse",
+        "fallback",
+        1,
+        1,
+    )
+    card = json.dumps(model_card_blocks(registry.get_version("V1"), backend="snowflake", scoring=scoring))
+    assert "Scoring: local fallback" in card and "1 of 1 answers fell back" in card
+    local = json.dumps(
+        model_card_blocks(registry.get_version("V1"), backend="snowflake", scoring=Scorer(registry).status())
+    )
+    assert "Scoring: in the bot (local)" in local

@@ -96,6 +96,7 @@ STATEMENTS = [
     sf_runs.renew_lock(LOCKS, SNOWFLAKE_NOW),
     sf_runs.delete_lock(LOCKS),
     sf_runs.lock_held(LOCKS, SNOWFLAKE_NOW),
+    sf_runs.fence_lock(LOCKS, SNOWFLAKE_NOW),
     sf_runs.insert_run(RUNS, SNOWFLAKE_NOW),
     sf_runs.fail_expired_run(RUNS, SNOWFLAKE_NOW),
     sf_runs.update_progress(RUNS),
@@ -145,6 +146,7 @@ class SnowflakeOnSQLite:
     def __init__(self, path: Path, clock: Clock) -> None:
         self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         self.db.create_function("LIFEBOAT_NOW", 0, lambda: float(clock()))
+        self.db.create_function("GREATEST", 2, max)
         self.statements: list[str] = []
         self.fail_on: str | None = None
         self.closed = False
@@ -636,3 +638,89 @@ def test_the_procedure_registers_nothing_without_the_lease(
     assert run.error is not None and run.error.startswith("retraining in the warehouse failed: ")
     assert "no longer holds the retraining lock" in run.error
     assert [v.version for v in registry.list_versions()] == ["V1"]
+
+
+# -- issue 11, finding 2: the lease is held through registering and promoting -------------------------
+def forced_promotion(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ml.jobs.retrain
+
+    decision = Decision(True, "promoted: forced by the test", {"log_loss": 0.4}, {"log_loss": 0.5}, "V1", 0.6)
+    monkeypatch.setattr(ml.jobs.retrain, "gate", lambda *args, **kwargs: decision)
+
+
+@pytest.mark.usefixtures("procedure_uses_fake_store")
+def test_a_run_that_loses_its_lock_while_registering_registers_and_promotes_nothing(
+    loaded: Session,
+    registry: SnowflakeRegistry,
+    runs: SnowflakeRunStore,
+    fake_store: FakeStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lease (30 s, renewed by the worker) was checked once before a log_model that takes
+    minutes: meanwhile the worker died and another replica expired the run; the CALL went on."""
+    from ml.io.registry import RegistryError
+
+    log_v1(registry)
+    forced_promotion(monkeypatch)
+    claim = runs.start("U_ADMIN", N)
+    assert isinstance(claim, Acquired)
+    fake_store.after_log = lambda version: runs.finish(claim.run.id, status=FAILED, error="expired")
+    with pytest.raises((RetrainError, RegistryError), match="lost the retraining lock"):
+        retrain_procedure(
+            loaded,
+            "LIFEBOAT",
+            "PUBLIC",
+            "TITANIC_DATA",
+            "TITANIC",
+            claim.run.id,
+            "U_ADMIN",
+            json.dumps(asdict(TINY)),
+            0.01,
+        )
+    assert registry.get_default() == "V1"
+    assert [v.version for v in registry.list_versions()] == ["V1"]  # the upload was dropped
+
+
+def test_a_promotion_made_after_the_lease_was_lost_is_taken_back(
+    registry: SnowflakeRegistry, fake_store: FakeStore
+) -> None:
+    from ml.snowflake.registry import LeaseLostError
+
+    log_v1(registry)
+    answers = iter([True, False])  # after the upload: held; after SET DEFAULT_VERSION: gone
+    registry.fence = lambda: next(answers)
+    with pytest.raises(LeaseLostError, match="while promoting V2: V1 is the default again"):
+        registry.log_model(
+            fitted_model(),
+            metrics={},
+            params={},
+            comment="c",
+            created_by="t",
+            data_fingerprint="f",
+            make_default=True,
+        )
+    assert registry.get_default() == "V1"
+
+
+def test_a_first_version_is_not_created_without_the_lease(
+    registry: SnowflakeRegistry, fake_store: FakeStore
+) -> None:
+    """CREATE MODEL makes the first version the default by itself: the fence comes before it."""
+    from ml.snowflake.registry import LeaseLostError
+
+    registry.fence = lambda: False
+    with pytest.raises(LeaseLostError, match="nothing registered"):
+        log_v1(registry)
+    assert fake_store.stored == {} and registry.get_default() is None
+
+
+def test_the_fence_reserves_the_lease_only_for_its_holder(store: SnowflakeRunStore, clock: Clock) -> None:
+    claim = store.start("ann", N, lease=1.0)
+    assert isinstance(claim, Acquired)
+    assert store.fence(claim.run.id, 60.0)
+    clock.now += 30  # the worker stopped heart-beating: the fence still holds the lock
+    assert isinstance(store.start("bob", N), Busy)
+    assert not store.fence("someone-else", 60.0)
+    clock.now += 31
+    assert not store.fence(claim.run.id, 60.0)  # expired: nothing to extend
+    assert isinstance(store.start("bob", N), Acquired)

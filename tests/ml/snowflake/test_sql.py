@@ -170,3 +170,40 @@ def test_printing_sql_imports_no_snowflake_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "MODEL(LIFEBOAT.PUBLIC.TITANIC, V1)" in done.stdout
+
+
+# -- issue 11 ---------------------------------------------------------------------------------------------
+def test_rescoring_a_scored_table_replaces_its_score() -> None:
+    """Finding 6: `SELECT *, ... AS SURVIVAL_PROBABILITY` on a table that has the column already
+    makes a duplicate column, and the CREATE TABLE fails."""
+    scored = [*INPUT_COLUMNS, "SURVIVAL_PROBABILITY"]
+    statement = create_scored_table_sql(SETTINGS, "SCORED", "SCORED2", columns=scored)
+    assert "AS SELECT * EXCLUDE (SURVIVAL_PROBABILITY), MODEL(" in statement
+    assert statement.count("AS SURVIVAL_PROBABILITY") == 1
+    # A case-sensitive "survival_probability" is another column: EXCLUDE of it would name a missing one.
+    other = create_scored_table_sql(
+        SETTINGS, "SCORED", "SCORED2", columns=[*INPUT_COLUMNS, '"survival_probability"']
+    )
+    assert "EXCLUDE" not in other
+    assert "EXCLUDE" not in create_scored_table_sql(
+        SETTINGS, "TITANIC_DATA", "SCORED", columns=list(INPUT_COLUMNS)
+    )
+
+
+def test_lifeboat_sql_can_print_the_rescoring_statement() -> None:
+    assert scoring_sql(SETTINGS, table="SCORED", replace_score=True).startswith(
+        "SELECT * EXCLUDE (SURVIVAL_PROBABILITY), MODEL(LIFEBOAT.PUBLIC.TITANIC)!PREDICT_PROBA("
+    )
+    assert scoring_sql(SETTINGS) == scoring_sql(SETTINGS, replace_score=False)
+
+
+def test_one_passenger_is_one_bound_statement_pinned_to_a_version() -> None:
+    from ml.snowflake.sql import bound_scoring_sql
+
+    assert bound_scoring_sql("LIFEBOAT.PUBLIC.TITANIC", "v3") == (
+        "SELECT MODEL(LIFEBOAT.PUBLIC.TITANIC, V3)!PREDICT_PROBA(?::FLOAT, ?::VARCHAR, ?::FLOAT, ?::FLOAT,"
+        " ?::FLOAT, ?::FLOAT, ?::VARCHAR, ?::VARCHAR, ?::VARCHAR):output_feature_1::FLOAT AS SURVIVAL_PROBABILITY"
+    )
+    for model, version in [("TITANIC", "V1"), ("A.B.C; DROP", "V1"), ("A.B.C", "V1)--")]:
+        with pytest.raises(IdentifierError):
+            bound_scoring_sql(model, version)
