@@ -110,7 +110,7 @@ def prepare_home(home: Path) -> str:
 
 class BotProcess:
     """`lifeboat run --http --port P` in a fresh process, pointed at the fake Slack (with `workers`,
-    `uvicorn --factory bot.http:create_asgi --workers N` instead: what several processes give)."""
+    `uvicorn --factory bot.transport.http:create_asgi --workers N` instead: what several processes give)."""
 
     def __init__(
         self,
@@ -124,7 +124,7 @@ class BotProcess:
         script = Path(sys.executable).with_name("lifeboat")
         lifeboat = [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
         if workers:
-            command = [sys.executable, "-m", "uvicorn", "--factory", "bot.http:create_asgi"]
+            command = [sys.executable, "-m", "uvicorn", "--factory", "bot.transport.http:create_asgi"]
             command += ["--workers", str(workers), "--host", "127.0.0.1", "--port", str(self.port)]
             command += ["--log-level", "warning", "--no-access-log"]
         else:
@@ -415,7 +415,7 @@ def run(
                 True,
                 f"ack p50/p99 {percentile(c_acks, 50):.1f}/{percentile(c_acks, 99):.1f} ms,"
                 f" reply p50/p99 {percentile(c_replies, 50):.1f}/{percentile(c_replies, 99):.1f} ms,"
-                f" {len(compared['errors'])} errors (uvicorn --factory bot.http:create_asgi)",
+                f" {len(compared['errors'])} errors (uvicorn --factory bot.transport.http:create_asgi)",
             )
         )
     return rows

@@ -12,14 +12,14 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.answers import failure_reply
-from bot.delivery import RetryPolicy, web_api_retry_handlers
-from bot.ingress import REQUEST_ID, is_verified
 from bot.listeners import register
 from bot.listeners.guard import describe, tell_user
-from bot.replay import replay_guard
-from bot.respond import ReplyPoster, pooled_respond_middleware
+from bot.listeners.replies import failure_reply
 from bot.services import CONTEXT_KEY, Services
+from bot.transport.delivery import RetryPolicy, web_api_retry_handlers
+from bot.transport.ingress import REQUEST_ID, is_verified
+from bot.transport.replay import replay_guard
+from bot.transport.respond import ReplyPoster, pooled_respond_middleware
 
 log = logging.getLogger("lifeboat.bot")
 

@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import retrain_blocks
+from bot.blocks import retrain as retrain_blocks
 from ml.io.runs import Run, RunPolling, RunStore
 from ml.jobs.retrain import STEPS
 

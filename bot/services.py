@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from slack_bolt.context import BoltContext
 
 from bot.admins import AdminPolicy
-from bot.delivery import DeliveryStats
-from bot.replay import MemoryRequestLedger, RequestLedger, open_ledger
 from bot.retrain_watch import RetrainWatcher
 from bot.settings import BotSettings
+from bot.transport.delivery import DeliveryStats
+from bot.transport.replay import MemoryRequestLedger, RequestLedger, open_ledger
 from ml.backend import Backend, open_backend
 from ml.config import MLSettings
 from ml.io.local_registry import default_actor
@@ -32,9 +32,9 @@ class Services:
     retrain: RetrainService
     admins: AdminPolicy
     watcher: RetrainWatcher
-    # Requests already processed (replays are acknowledged, not processed again): see bot.replay.
+    # Requests already processed (replays are acknowledged, not processed again): see bot.transport.replay.
     ledger: RequestLedger = field(default_factory=MemoryRequestLedger)
-    # Answers delivered / retried / lost / unconfirmed, shown on /healthz (see bot.delivery).
+    # Answers delivered / retried / lost / unconfirmed, shown on /healthz (see bot.transport.delivery).
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
 
     @classmethod

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from bot.cli.common import Subparsers, add_command, say
-from bot.server import run
+from bot.transport.server import run
 from ml.config import MLSettings
 
 

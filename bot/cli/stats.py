@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from bot.blocks.stats import rate_line, table_text
 from bot.cli.common import Subparsers, add_command, backend
-from bot.stats_blocks import rate_line, table_text
 from ml.config import MLSettings
 from ml.core.stats import PassengerStats, parse_groupings, valid_groupings
 

@@ -5,7 +5,7 @@ Why listeners are wrapped instead of leaving everything to `@app.error`: in slac
 set status 500 on the response the request thread is about to return). Depending on when the
 request thread, which looks at `ack.response` every 10 ms, looks, Slack gets the ack, a 500, or a
 404 after 3 s ("didn't call ack()"): the user sees an error and a modal stays stuck. (HTTP mode
-also answers at ack() itself, see `bot.http`; Socket Mode relies on Bolt's runner alone.) So a
+also answers at ack() itself, see `bot.transport.http`; Socket Mode relies on Bolt's runner alone.) So a
 failure after ack() is handled here and not re-raised. A failure before ack() is re-raised: the
 app's error handler then answers the request itself.
 """
@@ -21,10 +21,10 @@ from slack_bolt.context import BoltContext
 from slack_bolt.kwargs_injection.args import Args
 from slack_sdk import WebClient
 
-from bot import blocks
-from bot.answers import deliver, failure_reply
-from bot.ingress import REQUEST_ID
+from bot.blocks import form as survive_form
+from bot.listeners.replies import deliver, failure_reply
 from bot.services import CONTEXT_KEY
+from bot.transport.ingress import REQUEST_ID
 
 log = logging.getLogger("lifeboat.bot")
 
@@ -66,7 +66,7 @@ def tell_user(body: Any, context: BoltContext | None, client: WebClient | None) 
             return
         view = body.get("view") if isinstance(body, Mapping) else None
         metadata = view.get("private_metadata") if isinstance(view, Mapping) else None
-        channel = (context.channel_id if context is not None else None) or blocks.channel_from_metadata(
+        channel = (context.channel_id if context is not None else None) or survive_form.channel_from_metadata(
             metadata
         )
         services = context.get(CONTEXT_KEY) if context is not None else None

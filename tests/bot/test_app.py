@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 from slack_bolt import App
 
-from bot import blocks
+from bot.blocks import form as survive_form
+from bot.blocks import survive as survive_blocks
 from bot.local import FakeSlackWebAPI, sign
 from bot.settings import BotSettings
 from ml.core.passenger import Passenger
@@ -57,9 +58,9 @@ def test_inline_answer_acks_empty_then_replies_with_probability_reasons_and_butt
     assert "Assumed:" in text  # fare and port were imputed and the user is told so
 
     actions = buttons(reply.args["blocks"])
-    assert set(actions) == {blocks.ADJUST_ACTION, blocks.SHARE_ACTION}
+    assert set(actions) == {survive_blocks.ADJUST_ACTION, survive_blocks.SHARE_ACTION}
     for button in actions.values():
-        said = blocks.decode_passenger(button["value"])
+        said = survive_blocks.decode_passenger(button["value"])
         assert said == Passenger(pclass=1, sex="female", age=29.0, sibsp=1)
 
 
@@ -128,9 +129,9 @@ def test_missing_class_or_sex_offers_a_prefilled_form(bot: Bot) -> None:
     assert "I need your class and sex to answer." in shown
     assert "%" not in shown
     [button] = buttons(answer["blocks"]).values()
-    assert button["action_id"] == blocks.OPEN_FORM_ACTION
+    assert button["action_id"] == survive_blocks.OPEN_FORM_ACTION
 
-    click = bot.sim.block_action(blocks.OPEN_FORM_ACTION, button["value"], channel_id="C_GENERAL")
+    click = bot.sim.block_action(survive_blocks.OPEN_FORM_ACTION, button["value"], channel_id="C_GENERAL")
     assert click.status == 200
     [opened] = bot.fake.wait_for("views.open", lambda c: c.args["trigger_id"] == click.sent["trigger_id"])
     view = opened.args["view"]
@@ -138,7 +139,7 @@ def test_missing_class_or_sex_offers_a_prefilled_form(bot: Bot) -> None:
     assert by_id["age"]["element"]["initial_value"] == "29"
     assert by_id["sibsp"]["element"]["initial_value"] == "1"
     assert "initial_option" not in by_id["pclass"]["element"]
-    assert blocks.channel_from_metadata(view["private_metadata"]) == "C_GENERAL"
+    assert survive_form.channel_from_metadata(view["private_metadata"]) == "C_GENERAL"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,8 +153,8 @@ def test_survive_alone_opens_the_form_with_the_trigger_id(bot: Bot) -> None:
     assert opened.ok
     assert opened.args["trigger_id"] == resp.sent["trigger_id"]
     view = opened.args["view"]
-    assert view["callback_id"] == blocks.SURVIVE_MODAL
-    assert [b["block_id"] for b in view["blocks"]] == list(blocks.FORM_FIELDS)
+    assert view["callback_id"] == survive_form.SURVIVE_MODAL
+    assert [b["block_id"] for b in view["blocks"]] == list(survive_form.FORM_FIELDS)
     assert json.loads(view["private_metadata"]) == {"channel": "C_RANDOM"}
 
 
@@ -195,7 +196,9 @@ def test_valid_form_answers_ephemerally_in_the_channel_it_came_from(bot: Bot) ->
     assert (posted.args["channel"], posted.args["user"]) == ("C_RANDOM", "U_BOB")
     assert "% chance of survival" in posted.args["text"]
     assert "Model TITANIC V1" in all_text(posted)
-    said = blocks.decode_passenger(buttons(posted.args["blocks"])[blocks.ADJUST_ACTION]["value"])
+    said = survive_blocks.decode_passenger(
+        buttons(posted.args["blocks"])[survive_blocks.ADJUST_ACTION]["value"]
+    )
     assert said == Passenger(pclass=2, sex="female", age=8.0, parch=2, embarked="S")
     assert [e["user"] for e in bot.fake.ephemerals("C_RANDOM")] == ["U_BOB"]
 
@@ -221,8 +224,8 @@ def test_form_answer_falls_back_to_a_dm_when_the_bot_is_not_in_the_channel(bot: 
 
 def test_adjust_opens_the_form_prefilled(bot: Bot) -> None:
     reply = bot.reply_to(bot.survive("1st class woman, 29, travelling with my husband, from Cherbourg"))
-    adjust = buttons(reply.args["blocks"])[blocks.ADJUST_ACTION]
-    click = bot.sim.block_action(blocks.ADJUST_ACTION, adjust["value"], channel_id="C_GENERAL")
+    adjust = buttons(reply.args["blocks"])[survive_blocks.ADJUST_ACTION]
+    click = bot.sim.block_action(survive_blocks.ADJUST_ACTION, adjust["value"], channel_id="C_GENERAL")
     assert click.status == 200
     [opened] = bot.fake.wait_for("views.open", lambda c: c.args["trigger_id"] == click.sent["trigger_id"])
     assert opened.ok
@@ -243,7 +246,9 @@ def test_adjust_opens_the_form_prefilled(bot: Bot) -> None:
 
 
 def test_adjust_with_a_tampered_value_opens_an_empty_form(bot: Bot) -> None:
-    click = bot.sim.block_action(blocks.ADJUST_ACTION, '{"pclass": 9, "evil": 1}', channel_id="C_GENERAL")
+    click = bot.sim.block_action(
+        survive_blocks.ADJUST_ACTION, '{"pclass": 9, "evil": 1}', channel_id="C_GENERAL"
+    )
     assert click.status == 200
     [opened] = bot.fake.wait_for("views.open")
     assert opened.ok
@@ -255,8 +260,10 @@ def test_adjust_with_a_tampered_value_opens_an_empty_form(bot: Bot) -> None:
 
 def test_share_posts_in_channel(bot: Bot) -> None:
     reply = bot.reply_to(bot.survive("3rd class man, 30, alone"))
-    share = buttons(reply.args["blocks"])[blocks.SHARE_ACTION]
-    click = bot.sim.block_action(blocks.SHARE_ACTION, share["value"], channel_id="C_GENERAL", user_id="U_BOB")
+    share = buttons(reply.args["blocks"])[survive_blocks.SHARE_ACTION]
+    click = bot.sim.block_action(
+        survive_blocks.SHARE_ACTION, share["value"], channel_id="C_GENERAL", user_id="U_BOB"
+    )
     assert click.status == 200
     shared = bot.reply_to(click)
     assert shared.ok
@@ -396,8 +403,8 @@ def test_an_exception_in_a_listener_gives_a_friendly_message_and_no_traceback(bo
     assert_friendly(all_text(posted))
 
     # The Share button, too.
-    value = blocks.encode_passenger(Passenger(pclass=1, sex="female"))
-    click = bot.sim.block_action(blocks.SHARE_ACTION, value)
+    value = survive_blocks.encode_passenger(Passenger(pclass=1, sex="female"))
+    click = bot.sim.block_action(survive_blocks.SHARE_ACTION, value)
     assert_friendly(all_text(bot.reply_to(click)))
     assert bot.healthz()["ok"] is True
 
@@ -415,7 +422,7 @@ def test_an_exception_before_ack_still_answers_the_command(bot: Bot, monkeypatch
 
     # A form: the modal closes and the apology goes to the channel it was opened from.
     view = open_form(bot, channel_id="C_RANDOM")
-    monkeypatch.setattr("bot.blocks.form_values", broken)
+    monkeypatch.setattr("bot.blocks.form.form_values", broken)
     submitted = bot.sim.view_submission(view, form_state(pclass=1, sex="female"))
     assert submitted.status == 200 and submitted.body == b""
     [posted] = bot.fake.wait_for("chat.postEphemeral")

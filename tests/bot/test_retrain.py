@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from bot import retrain_blocks
 from bot.app import build_app
-from bot.http import build_asgi
+from bot.blocks import retrain as retrain_blocks
 from bot.local import Call, FakeSlackWebAPI, SlackClientSimulator, serve_asgi_in_thread
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.transport.http import build_asgi
 from ml.config import MLSettings
 from tests.support.bot import Bot, all_text, buttons
 

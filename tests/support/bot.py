@@ -10,12 +10,12 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot import blocks
 from bot.app import build_app
-from bot.http import build_asgi
+from bot.blocks import form as survive_form
 from bot.local import Call, FakeSlackWebAPI, SlackClientSimulator, serve_asgi_in_thread
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.transport.http import build_asgi
 from ml.config import MLSettings
 
 TOKEN = "xoxb-lifeboat-tests"
@@ -92,7 +92,7 @@ def form_state(**fields: Any) -> dict[str, Any]:
     """``view.state.values`` as Slack sends it for the /survive form (block id = field name)."""
     selects = {"pclass": "static_select", "embarked": "static_select", "title": "static_select"}
     values: dict[str, Any] = {}
-    for name in blocks.FORM_FIELDS:
+    for name in survive_form.FORM_FIELDS:
         value = fields.get(name)
         if name in selects:
             option = (
@@ -100,15 +100,15 @@ def form_state(**fields: Any) -> dict[str, Any]:
                 if value is None
                 else {"text": {"type": "plain_text", "text": str(value)}, "value": str(value)}
             )
-            values[name] = {blocks.VALUE: {"type": selects[name], "selected_option": option}}
+            values[name] = {survive_form.VALUE: {"type": selects[name], "selected_option": option}}
         elif name == "sex":
             option = (
                 None if value is None else {"text": {"type": "plain_text", "text": value}, "value": value}
             )
-            values[name] = {blocks.VALUE: {"type": "radio_buttons", "selected_option": option}}
+            values[name] = {survive_form.VALUE: {"type": "radio_buttons", "selected_option": option}}
         else:
             values[name] = {
-                blocks.VALUE: {"type": "number_input", "value": None if value is None else str(value)}
+                survive_form.VALUE: {"type": "number_input", "value": None if value is None else str(value)}
             }
     return values
 

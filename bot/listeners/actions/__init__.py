@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.blocks import ADJUST_ACTION, OPEN_FORM_ACTION, SHARE_ACTION
+from bot.blocks.retrain import PROMOTE_ACTION, ROLLBACK_ACTION
+from bot.blocks.survive import ADJUST_ACTION, OPEN_FORM_ACTION, SHARE_ACTION
 from bot.listeners.actions.retrain_buttons import promote_anyway, roll_back
 from bot.listeners.actions.survive_buttons import open_form, share_in_channel
 from bot.listeners.guard import guarded
-from bot.retrain_blocks import PROMOTE_ACTION, ROLLBACK_ACTION
 
 
 def register(app: App) -> None:

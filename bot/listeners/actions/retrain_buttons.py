@@ -9,7 +9,7 @@ from slack_bolt import Ack, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot.blocks import escape
+from bot.blocks.kit import escape
 from bot.services import Services
 from ml.io.registry import RegistryError
 

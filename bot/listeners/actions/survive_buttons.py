@@ -9,16 +9,17 @@ from slack_bolt import Ack, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot import blocks
-from bot.answers import open_view, prediction_reply
-from bot.ingress import REQUEST_ID
+from bot.blocks import form as survive_form
+from bot.blocks import survive as survive_blocks
+from bot.listeners.replies import open_view, prediction_reply
 from bot.services import Services
+from bot.transport.ingress import REQUEST_ID
 from ml.core.passenger import Passenger, PassengerError
 
 
 def _passenger(action: dict[str, Any]) -> Passenger:
     try:
-        return blocks.decode_passenger(action.get("value", "{}"))
+        return survive_blocks.decode_passenger(action.get("value", "{}"))
     except (PassengerError, ValueError, TypeError):
         return Passenger()  # a stale or tampered button still opens an empty form
 
@@ -33,7 +34,7 @@ def open_form(
 ) -> None:
     ack()
     channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
-    view = blocks.survive_modal(channel, _passenger(action))
+    view = survive_form.survive_modal(channel, _passenger(action))
     open_view(client, body["trigger_id"], view, logger, context.get(REQUEST_ID))
 
 

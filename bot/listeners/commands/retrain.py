@@ -9,9 +9,9 @@ from slack_bolt import Ack, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot import retrain_blocks
-from bot.answers import post_or_dm
-from bot.blocks import escape, section
+from bot.blocks import retrain as retrain_blocks
+from bot.blocks.kit import escape, section
+from bot.listeners.replies import post_or_dm
 from bot.services import Services
 from ml.io.registry import RegistryError
 from ml.io.runs import Busy

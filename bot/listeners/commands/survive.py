@@ -9,11 +9,12 @@ from slack_bolt import Ack, Respond
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot import blocks
-from bot.answers import model_card_reply, open_view, prediction_reply, understand
-from bot.ingress import REQUEST_ID
+from bot.blocks import form as survive_form
+from bot.blocks import survive as survive_blocks
+from bot.listeners.commands.survive_stats import asks_for_stats, stats_reply, understand_stats
+from bot.listeners.replies import model_card_reply, open_view, prediction_reply, understand
 from bot.services import Services
-from bot.stats_answers import asks_for_stats, stats_reply, understand_stats
+from bot.transport.ingress import REQUEST_ID
 
 HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
@@ -32,11 +33,11 @@ def survive_command(
     keyword = text.lower()
     if not text:
         ack()  # the trigger id lives ~3 s: open the form before anything slow
-        view = blocks.survive_modal(command["channel_id"])
+        view = survive_form.survive_modal(command["channel_id"])
         open_view(client, command["trigger_id"], view, logger, context.get(REQUEST_ID))
         return
     if keyword in HELP_WORDS:
-        ack(text="How to use /survive", blocks=blocks.help_blocks())
+        ack(text="How to use /survive", blocks=survive_blocks.help_blocks())
         return
     if keyword in MODEL_WORDS:
         ack()

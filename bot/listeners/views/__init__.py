@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.blocks import SURVIVE_MODAL
+from bot.blocks.form import SURVIVE_MODAL
 from bot.listeners.guard import guarded
 from bot.listeners.views.survive_modal import survive_modal_submitted
 

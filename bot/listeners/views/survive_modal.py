@@ -9,10 +9,10 @@ from slack_bolt import Ack
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
-from bot import blocks
-from bot.answers import NOT_POSTABLE, deliver, prediction_reply
-from bot.ingress import REQUEST_ID
+from bot.blocks import form as survive_form
+from bot.listeners.replies import NOT_POSTABLE, deliver, prediction_reply
 from bot.services import Services
+from bot.transport.ingress import REQUEST_ID
 from ml.core.passenger import Passenger, PassengerError
 
 __all__ = ["NOT_POSTABLE", "deliver", "survive_modal_submitted"]
@@ -27,7 +27,7 @@ def survive_modal_submitted(
     logger: Logger,
 ) -> None:
     state = view.get("state")
-    raw, errors = blocks.form_values(state.get("values") if isinstance(state, dict) else None)
+    raw, errors = survive_form.form_values(state.get("values") if isinstance(state, dict) else None)
     try:
         passenger = Passenger.create(**raw)
         passenger.validate(require=Passenger.REQUIRED)
@@ -39,6 +39,6 @@ def survive_modal_submitted(
     ack()
     services = Services.of(context)
     user = body["user"]["id"]
-    channel = blocks.channel_from_metadata(view.get("private_metadata", ""))
+    channel = survive_form.channel_from_metadata(view.get("private_metadata", ""))
     reply = prediction_reply(services, passenger)
     deliver(client, user, channel, reply, logger, stats=services.delivery, request_id=context.get(REQUEST_ID))

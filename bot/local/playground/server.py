@@ -32,12 +32,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.app import build_app
-from bot.http import build_asgi
 from bot.local import FakeSlackWebAPI, SlackClientSimulator
 from bot.local.playground.state import CHANNEL, PlaygroundState, ResponseTarget
 from bot.local.simulator import Response as SlackResponse
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.transport.http import build_asgi
 from ml.config import MLSettings
 
 JsonDict = dict[str, Any]

@@ -13,7 +13,8 @@ from unittest.mock import MagicMock
 import pytest
 from slack_bolt.context import BoltContext
 
-from bot import blocks
+from bot.blocks import form as survive_form
+from bot.blocks import survive as survive_blocks
 from bot.listeners.actions.survive_buttons import open_form
 from bot.listeners.commands.retrain import retrain_command
 from bot.listeners.commands.survive import survive_command
@@ -65,7 +66,7 @@ def test_no_text_opens_the_form_with_the_trigger_id(context: BoltContext) -> Non
     ack.assert_called_once_with()
     client.views_open.assert_called_once()
     assert client.views_open.call_args.kwargs["trigger_id"] == "T.1"
-    assert client.views_open.call_args.kwargs["view"]["callback_id"] == blocks.SURVIVE_MODAL
+    assert client.views_open.call_args.kwargs["view"]["callback_id"] == survive_form.SURVIVE_MODAL
 
 
 def test_a_bad_form_gets_errors_under_its_fields_and_nothing_is_sent(context: BoltContext) -> None:
@@ -102,7 +103,9 @@ def test_retrain_refuses_who_is_not_an_admin_and_records_it(context: BoltContext
 
 def test_adjust_reopens_the_form_prefilled_with_the_button_value(context: BoltContext) -> None:
     ack, client = MagicMock(), MagicMock()
-    value = blocks.encode_passenger(blocks.decode_passenger('{"pclass": 3, "sex": "male", "age": 30}'))
+    value = survive_blocks.encode_passenger(
+        survive_blocks.decode_passenger('{"pclass": 3, "sex": "male", "age": 30}')
+    )
     body = {"channel": {"id": "C1"}, "trigger_id": "T.2", "user": {"id": "U_ALICE"}}
     open_form(ack, body, {"value": value}, client, context, LOGGER)
     ack.assert_called_once_with()

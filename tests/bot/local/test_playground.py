@@ -26,7 +26,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot import blocks
+from bot.blocks import form as survive_form
+from bot.blocks import survive as survive_blocks
 from bot.local import SlackClientSimulator, serve_asgi_in_thread
 from bot.local.playground import server as playground_server
 from bot.local.playground.server import BOT_TOKEN, Playground, create_playground
@@ -234,7 +235,7 @@ def test_the_form_shows_errors_under_fields_then_answers(client: Client) -> None
     opened = client.wait_for(lambda e: e["kind"] == "view")
     assert (opened["op"], opened["user"]) == ("open", ALICE)
     view = opened["view"]
-    assert view["callback_id"] == blocks.SURVIVE_MODAL and view["title"]["text"] == "Would you survive?"
+    assert view["callback_id"] == survive_form.SURVIVE_MODAL and view["title"]["text"] == "Would you survive?"
 
     def values(age: str) -> dict[str, Any]:
         return {
@@ -290,7 +291,7 @@ def test_view_closed_is_sent_when_the_view_asks_for_it(client: Client) -> None:
 def test_share_in_channel_posts_a_message_everyone_sees(client: Client) -> None:
     client.command("/survive 3rd class man, 30, alone, from Southampton")
     reply = client.message(answer)
-    share = button(reply, blocks.SHARE_ACTION)
+    share = button(reply, survive_blocks.SHARE_ACTION)
     result = client.post(
         "action",
         {
@@ -314,7 +315,7 @@ def test_share_in_channel_posts_a_message_everyone_sees(client: Client) -> None:
 def test_adjust_reopens_the_form_for_the_person_who_clicked(client: Client) -> None:
     client.command("/survive 2nd class girl, 8, with my parents", user=ADA)
     reply = client.message(answer)
-    adjust = button(reply, blocks.ADJUST_ACTION)
+    adjust = button(reply, survive_blocks.ADJUST_ACTION)
     client.post(
         "action",
         {"user": ADA, "message_id": reply["id"], "action_id": adjust["action_id"], "value": adjust["value"]},

@@ -473,9 +473,9 @@ def test_healthz_and_the_model_card_show_the_scoring_path(
 ) -> None:
     from types import SimpleNamespace
 
-    from bot.blocks import model_card_blocks
-    from bot.delivery import DeliveryStats
-    from bot.http import health
+    from bot.blocks.survive import model_card_blocks
+    from bot.transport.delivery import DeliveryStats
+    from bot.transport.http import health
 
     log(registry)
     store.fail_runs = coded("002003: MODEL TITANIC does not exist or not authorized", 2003)

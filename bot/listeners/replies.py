@@ -10,9 +10,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot import blocks
-from bot.delivery import UNCONFIRMED_ERRORS, DeliveryStats
+from bot.blocks import survive as survive_blocks
 from bot.services import Services
+from bot.transport.delivery import UNCONFIRMED_ERRORS, DeliveryStats
 from ml.core.parser import ParseResult, parse
 from ml.core.passenger import Passenger, PassengerError
 from ml.io.registry import RegistryError
@@ -40,10 +40,12 @@ def prediction_reply(services: Services, passenger: Passenger, *, shared_by: str
         prediction = services.scorer.predict(passenger)
     except (ModelUnavailableError, RegistryError) as exc:
         log.warning("model unavailable: %s", exc)
-        return Reply("The model is unavailable right now.", blocks.unavailable_blocks())
+        return Reply("The model is unavailable right now.", survive_blocks.unavailable_blocks())
     return Reply(
         f"{prediction.percent}% chance of survival. {prediction.verdict}",
-        blocks.prediction_blocks(prediction, passenger, model_name=services.model_name, shared_by=shared_by),
+        survive_blocks.prediction_blocks(
+            prediction, passenger, model_name=services.model_name, shared_by=shared_by
+        ),
     )
 
 
@@ -60,27 +62,27 @@ def understand(text: str) -> TextOutcome:
     parsed: ParseResult = parse(text)
     if parsed.empty:
         return TextOutcome(
-            reply=Reply("I couldn't find a passenger in that.", blocks.not_understood_blocks(text))
+            reply=Reply("I couldn't find a passenger in that.", survive_blocks.not_understood_blocks(text))
         )
     if parsed.contradictions:
         return TextOutcome(
             reply=Reply(
                 "That description contradicts itself.",
-                blocks.refusal_blocks(parsed.contradictions, parsed.understood),
+                survive_blocks.refusal_blocks(parsed.contradictions, parsed.understood),
             )
         )
     try:
         passenger = parsed.passenger()
     except PassengerError as exc:
         return TextOutcome(
-            reply=Reply(str(exc), blocks.refusal_blocks(exc.errors.values(), parsed.understood))
+            reply=Reply(str(exc), survive_blocks.refusal_blocks(exc.errors.values(), parsed.understood))
         )
     missing = passenger.missing()
     if missing:
         return TextOutcome(
             reply=Reply(
                 "I need a little more to answer.",
-                blocks.missing_blocks(missing, passenger, parsed.understood),
+                survive_blocks.missing_blocks(missing, passenger, parsed.understood),
             )
         )
     return TextOutcome(passenger=passenger)
@@ -91,10 +93,10 @@ def model_card_reply(services: Services) -> Reply:
         version = services.scorer.model_card()
     except (ModelUnavailableError, RegistryError) as exc:
         log.warning("model unavailable: %s", exc)
-        return Reply("The model is unavailable right now.", blocks.unavailable_blocks())
+        return Reply("The model is unavailable right now.", survive_blocks.unavailable_blocks())
     return Reply(
         f"Model card: {version.model_name} {version.version}",
-        blocks.model_card_blocks(
+        survive_blocks.model_card_blocks(
             version, backend=services.registry.backend, scoring=services.scorer.status()
         ),
     )
@@ -102,7 +104,7 @@ def model_card_reply(services: Services) -> Reply:
 
 def failure_reply() -> Reply:
     """What a user sees when something broke on our side: no details (those go to the log)."""
-    return Reply("Something went wrong on our side.", blocks.failure_blocks())
+    return Reply("Something went wrong on our side.", survive_blocks.failure_blocks())
 
 
 def deliver(
@@ -117,7 +119,7 @@ def deliver(
 ) -> None:
     """Ephemeral in `channel` for `user`; a DM when there is no channel or the bot can't post there.
 
-    The client retries what Slack could not take (bot.delivery). A call that may have reached Slack
+    The client retries what Slack could not take (bot.transport.delivery). A call that may have reached Slack
     but got no answer is not raised: Slack may have shown it, and an apology after it would be wrong."""
     try:
         _post(client, user, channel, reply, logger)

@@ -1,4 +1,4 @@
-"""bot.respond: replies to response_url over kept-alive connections, sending exactly what Bolt's own
+"""bot.transport.respond: replies to response_url over kept-alive connections, sending exactly what Bolt's own
 `respond()` sends; Bolt's own is used when a proxy is configured."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.models.blocks import DividerBlock, SectionBlock
 
-from bot.delivery import RetryPolicy
 from bot.local import FakeSlackWebAPI
-from bot.respond import PooledRespond, ReplyPoster, pooled_respond_middleware
+from bot.transport.delivery import RetryPolicy
+from bot.transport.respond import PooledRespond, ReplyPoster, pooled_respond_middleware
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ was still being sent. Not retried: a read timeout or a connection dropped after 
 was sent. Slack may have posted that reply already, and a reply posted twice is worse than one
 reported as unconfirmed; those are logged and counted as `unconfirmed`.
 
-- `response_url` replies (every `/survive` answer) go through `bot.respond.ReplyPoster`: the first
+- `response_url` replies (every `/survive` answer) go through `bot.transport.respond.ReplyPoster`: the first
   attempt in the listener's thread, retries on a `Retrier` (a few threads of its own), so a
   listener never sleeps through a backoff and acknowledgements keep flowing during an outage.
   Backoff 0.5 s doubling to 30 s with jitter, or `Retry-After` when Slack gives one; at most 8

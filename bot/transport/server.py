@@ -40,7 +40,7 @@ def run_socket_mode(app: App, services: Services, app_token: str, say: Say) -> i
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     say("Connecting to Slack in Socket Mode…")
-    services.watcher.start_sweeping(app.client)  # HTTP mode starts it with the server (bot.http)
+    services.watcher.start_sweeping(app.client)  # HTTP mode starts it with the server (bot.transport.http)
     SocketModeHandler(app, app_token).start()
     return 0
 
@@ -48,11 +48,11 @@ def run_socket_mode(app: App, services: Services, app_token: str, say: Say) -> i
 def run_http(app: App, services: Services, *, port: int, workers: int, say: Say) -> int:
     import uvicorn
 
-    from bot.http import build_asgi
+    from bot.transport.http import build_asgi
 
     say(f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz), {workers} worker(s)")
     # Several workers: each process builds its own app from the environment; they share the registry.
-    target = "bot.http:create_asgi" if workers > 1 else build_asgi(app, services)
+    target = "bot.transport.http:create_asgi" if workers > 1 else build_asgi(app, services)
     uvicorn.run(
         target,
         factory=workers > 1,

@@ -1,7 +1,7 @@
 """HTTP mode: a Starlette app around the Bolt app, served by uvicorn (not Bolt's dev server).
 
 Every request is checked before Bolt sees it (size, timestamp, signature, then shape: see
-`bot.ingress`); one that fails gets its 413/401/400 here and reaches nothing else.
+`bot.transport.ingress`); one that fails gets its 413/401/400 here and reaches nothing else.
 
 Bolt's own Starlette adapter calls the blocking `App.dispatch` on the event loop; here it runs in a
 worker thread, so one slow request never stalls the others.
@@ -32,9 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot import ingress
-from bot.ingress import REQUEST_ID, VERIFIED, Refusal
 from bot.services import Services
+from bot.transport import ingress
+from bot.transport.ingress import REQUEST_ID, VERIFIED, Refusal
 
 EVENTS_PATH = "/slack/events"
 
@@ -97,7 +97,7 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
         request_id = ingress.new_request_id()
         try:
             # Size, then timestamp and signature, and only then the body as Slack data (see
-            # bot.ingress): a request that fails gets its 413/401/400 here and reaches no listener,
+            # bot.transport.ingress): a request that fails gets its 413/401/400 here and reaches no listener,
             # no error handler, no Web API call.
             body = await ingress.read_body(request)
             ingress.verify_request(secret, request.headers, body, time.time())
@@ -147,7 +147,7 @@ def create_asgi() -> Starlette:
     """Services, Bolt app and ASGI app from the environment, for one server process.
 
     For several worker processes (they share the registry: SQLite in WAL mode, or Snowflake), e.g.
-    `uvicorn --factory bot.http:create_asgi --workers 2 --port 3000`; a model must already be
+    `uvicorn --factory bot.transport.http:create_asgi --workers 2 --port 3000`; a model must already be
     registered (`lifeboat train`), since every worker only loads it."""
     from bot.app import build_app
     from bot.settings import BotSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.blocks import Block, button, context, escape, section
+from bot.blocks.kit import Block, button, context, escape, section
 from ml.io.registry import AuditEvent
 from ml.io.runs import EXPIRED_ERROR, FAILED, Run, iso
 

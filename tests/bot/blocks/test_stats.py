@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from bot.stats_blocks import stats_blocks, stats_question_blocks, table_text
+from bot.blocks.stats import stats_blocks, stats_question_blocks, table_text
 from ml.core.stats import GROUPINGS, PassengerCounts, PassengerStats, StatsQuestionError, count_passengers
 from ml.io.data import load_csv
 

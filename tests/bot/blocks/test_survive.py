@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot import blocks
-from bot.answers import understand
+from bot.blocks import form as survive_form
+from bot.blocks import kit
+from bot.blocks import survive as survive_blocks
+from bot.listeners.replies import understand
 from ml.core.model import Prediction, Reason
 from ml.core.passenger import Passenger
 from ml.io.registry import ModelVersion
@@ -75,7 +77,7 @@ def assert_slack_shaped(message: list[dict[str, Any]]) -> None:
 
 
 def test_prediction_blocks_show_probability_verdict_reasons_assumptions_and_version() -> None:
-    message = blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
+    message = survive_blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
     assert_slack_shaped(message)
     headline = message[0]["text"]["text"]
     assert headline == ":large_green_circle: *93% chance of survival.* You would very likely have survived."
@@ -95,25 +97,27 @@ def test_prediction_blocks_show_probability_verdict_reasons_assumptions_and_vers
 
 
 def test_prediction_buttons_carry_what_was_said() -> None:
-    message = blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
+    message = survive_blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
     buttons = actions(message)
-    assert list(buttons) == [blocks.ADJUST_ACTION, blocks.SHARE_ACTION]
-    assert buttons[blocks.ADJUST_ACTION]["text"]["text"] == "Adjust"
-    assert buttons[blocks.SHARE_ACTION]["style"] == "primary"
+    assert list(buttons) == [survive_blocks.ADJUST_ACTION, survive_blocks.SHARE_ACTION]
+    assert buttons[survive_blocks.ADJUST_ACTION]["text"]["text"] == "Adjust"
+    assert buttons[survive_blocks.SHARE_ACTION]["style"] == "primary"
     for button in buttons.values():
-        assert blocks.decode_passenger(button["value"]) == SAID  # what was said, not the imputed values
+        assert (
+            survive_blocks.decode_passenger(button["value"]) == SAID
+        )  # what was said, not the imputed values
         assert "fare" not in json.loads(button["value"])
 
 
 def test_low_probability_and_no_assumptions() -> None:
-    message = blocks.prediction_blocks(prediction(0.12, assumptions=()), SAID, model_name="TITANIC")
+    message = survive_blocks.prediction_blocks(prediction(0.12, assumptions=()), SAID, model_name="TITANIC")
     assert message[0]["text"]["text"].startswith(":red_circle: *12% chance of survival.*")
     assert "very likely not have survived" in message[0]["text"]["text"]
     assert "Assumed" not in text_of(message)
 
 
 def test_shared_answer_names_who_asked_and_has_no_buttons() -> None:
-    message = blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC", shared_by="U_BOB")
+    message = survive_blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC", shared_by="U_BOB")
     assert_slack_shaped(message)
     assert message[0]["text"]["text"].startswith("<@U_BOB> asked the Titanic model.\n")
     assert not actions(message)
@@ -124,7 +128,7 @@ def test_shared_answer_names_who_asked_and_has_no_buttons() -> None:
     [(1.0, 1.0, "▰▰▰▰▰▰"), (-0.5, 1.0, "▰▰▰▱▱▱"), (0.001, 1.0, "▰▱▱▱▱▱"), (0.0, 0.0, "▱▱▱▱▱▱")],
 )
 def test_bar(logit: float, largest: float, bar: str) -> None:
-    assert blocks.bar(logit, largest) == bar
+    assert survive_blocks.bar(logit, largest) == bar
 
 
 @pytest.mark.parametrize(
@@ -137,9 +141,9 @@ def test_bar(logit: float, largest: float, bar: str) -> None:
     ],
 )
 def test_passenger_round_trips_through_a_button_value(passenger: Passenger) -> None:
-    value = blocks.encode_passenger(passenger)
+    value = survive_blocks.encode_passenger(passenger)
     assert len(value) <= 2000
-    assert blocks.decode_passenger(value) == passenger
+    assert survive_blocks.decode_passenger(value) == passenger
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,21 +155,21 @@ def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_modal_has_the_eight_inputs_named_by_field_with_only_class_and_sex_required() -> None:
-    view = blocks.survive_modal("C_RANDOM")
+    view = survive_form.survive_modal("C_RANDOM")
     json.dumps(view)
-    assert view["type"] == "modal" and view["callback_id"] == blocks.SURVIVE_MODAL
+    assert view["type"] == "modal" and view["callback_id"] == survive_form.SURVIVE_MODAL
     for key in ("title", "submit", "close"):
         assert view[key]["type"] == "plain_text" and 0 < len(view[key]["text"]) <= 24
-    assert [b["block_id"] for b in view["blocks"]] == list(blocks.FORM_FIELDS)
-    assert set(blocks.FORM_FIELDS) == set(Passenger.field_names())
+    assert [b["block_id"] for b in view["blocks"]] == list(survive_form.FORM_FIELDS)
+    assert set(survive_form.FORM_FIELDS) == set(Passenger.field_names())
     for block in view["blocks"]:
         assert block["type"] == "input"
         # The server validates every value; Slack only checks that class and sex were chosen.
         assert block["optional"] is (block["block_id"] not in ("pclass", "sex"))
-        assert block["element"]["action_id"] == blocks.VALUE
+        assert block["element"]["action_id"] == survive_form.VALUE
         assert "initial_option" not in block["element"] and "initial_value" not in block["element"]
     assert json.loads(view["private_metadata"]) == {"channel": "C_RANDOM"}
-    assert blocks.channel_from_metadata(view["private_metadata"]) == "C_RANDOM"
+    assert survive_form.channel_from_metadata(view["private_metadata"]) == "C_RANDOM"
     kinds = {name: b["element"]["type"] for name, b in inputs(view).items()}
     assert kinds == {
         "pclass": "static_select",
@@ -185,7 +189,7 @@ def test_modal_prefilled_from_a_passenger() -> None:
     said = Passenger(
         pclass=2, sex="male", age=0.42, sibsp=1, parch=0, fare=13.5, embarked="Q", title="Master"
     )
-    by_id = {name: block["element"] for name, block in inputs(blocks.survive_modal("C1", said)).items()}
+    by_id = {name: block["element"] for name, block in inputs(survive_form.survive_modal("C1", said)).items()}
     for name in ("pclass", "sex", "embarked", "title"):
         option = by_id[name]["initial_option"]
         assert option in by_id[name]["options"]  # Slack requires one of the options, exactly
@@ -203,7 +207,7 @@ def test_modal_prefilled_from_a_passenger() -> None:
     ("number", "text"), [(29.0, "29"), (0.42, "0.42"), (1e-05, "0.00001"), (512.3292, "512.3292"), (0, "0")]
 )
 def test_number_inputs_get_plain_decimals(number: float, text: str) -> None:
-    assert blocks.number_text(number) == text
+    assert survive_form.number_text(number) == text
 
 
 def state_from(view: dict[str, Any]) -> dict[str, Any]:
@@ -228,7 +232,7 @@ def test_form_values_reads_slack_state_values() -> None:
         "embarked": {"value": {"type": "static_select", "selected_option": None}},
         # parch, fare and title missing altogether
     }
-    assert blocks.form_values(state) == (
+    assert survive_form.form_values(state) == (
         {
             "pclass": "3",
             "sex": "female",
@@ -241,7 +245,9 @@ def test_form_values_reads_slack_state_values() -> None:
         },
         {},
     )
-    assert Passenger.create(**blocks.form_values(state)[0]) == Passenger(pclass=3, sex="female", age=8.0)
+    assert Passenger.create(**survive_form.form_values(state)[0]) == Passenger(
+        pclass=3, sex="female", age=8.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -258,15 +264,15 @@ def test_form_values_reads_slack_state_values() -> None:
     ],
 )
 def test_a_field_whose_state_slack_would_never_send_gets_its_own_error(state: dict[str, Any]) -> None:
-    raw, errors = blocks.form_values({**state_from(blocks.survive_modal("C1")), **state})
-    assert errors == {"pclass": blocks.UNREADABLE}
+    raw, errors = survive_form.form_values({**state_from(survive_form.survive_modal("C1")), **state})
+    assert errors == {"pclass": survive_form.UNREADABLE}
     assert raw["pclass"] is None
 
 
 @pytest.mark.parametrize("values", [None, "x", 5, [], {"sex": 5}])
 def test_state_values_of_any_shape_are_read_without_raising(values: Any) -> None:
-    raw, errors = blocks.form_values(values)
-    assert set(raw) == set(blocks.FORM_FIELDS)
+    raw, errors = survive_form.form_values(values)
+    assert set(raw) == set(survive_form.FORM_FIELDS)
     assert set(errors) <= {"sex"}
 
 
@@ -274,9 +280,12 @@ def test_prefilled_form_submitted_unchanged_gives_the_same_passenger() -> None:
     said = Passenger(
         pclass=1, sex="female", age=29.5, sibsp=1, parch=2, fare=71.2833, embarked="C", title="Mrs"
     )
-    view = blocks.survive_modal("C1", said)
-    assert Passenger.create(**blocks.form_values(state_from(view))[0]) == said
-    assert Passenger.create(**blocks.form_values(state_from(blocks.survive_modal("C1")))[0]) == Passenger()
+    view = survive_form.survive_modal("C1", said)
+    assert Passenger.create(**survive_form.form_values(state_from(view))[0]) == said
+    assert (
+        Passenger.create(**survive_form.form_values(state_from(survive_form.survive_modal("C1")))[0])
+        == Passenger()
+    )
 
 
 @pytest.mark.parametrize(
@@ -298,7 +307,7 @@ def test_prefilled_form_submitted_unchanged_gives_the_same_passenger() -> None:
     ],
 )
 def test_channel_from_bad_metadata_is_none(metadata: Any) -> None:
-    assert blocks.channel_from_metadata(metadata) is None
+    assert survive_form.channel_from_metadata(metadata) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,17 +315,17 @@ def test_channel_from_bad_metadata_is_none(metadata: Any) -> None:
 
 
 def test_help_lists_examples_and_commands() -> None:
-    message = blocks.help_blocks()
+    message = survive_blocks.help_blocks()
     assert_slack_shaped(message)
     shown = text_of(message)
-    for example in blocks.EXAMPLES:
+    for example in survive_blocks.EXAMPLES:
         assert f"`/survive {example}`" in shown
     for command in ("`/survive`", "`/survive model`", "`/survive help`"):
         assert command in shown
-    assert blocks.help_blocks("Hello")[0] == blocks.section("Hello")
+    assert survive_blocks.help_blocks("Hello")[0] == kit.section("Hello")
 
 
-@pytest.mark.parametrize("example", blocks.EXAMPLES)
+@pytest.mark.parametrize("example", survive_blocks.EXAMPLES)
 def test_every_documented_example_is_answerable(example: str) -> None:
     outcome = understand(example)
     assert outcome.reply is None and outcome.passenger is not None
@@ -324,7 +333,7 @@ def test_every_documented_example_is_answerable(example: str) -> None:
 
 
 def test_not_understood_quotes_the_text_safely() -> None:
-    message = blocks.not_understood_blocks("hi <@U123> & <!channel> <https://evil.example|click>")
+    message = survive_blocks.not_understood_blocks("hi <@U123> & <!channel> <https://evil.example|click>")
     assert_slack_shaped(message)
     intro = message[0]["text"]["text"]
     assert "“hi &lt;@U123&gt; &amp; &lt;!channel&gt; &lt;https://evil.example|click&gt;”" in intro
@@ -334,39 +343,41 @@ def test_not_understood_quotes_the_text_safely() -> None:
 
 def test_text_slack_already_escaped_is_not_escaped_twice() -> None:
     # Slack sends &, < and > in command text as entities.
-    intro = blocks.not_understood_blocks("fish &amp; chips &lt;3")[0]["text"]["text"]
+    intro = survive_blocks.not_understood_blocks("fish &amp; chips &lt;3")[0]["text"]["text"]
     assert "“fish &amp; chips &lt;3”" in intro
 
 
 def test_long_text_is_cut_without_breaking_an_entity() -> None:
-    intro = blocks.not_understood_blocks("x" * 198 + "&<" + "y" * 500)[0]["text"]["text"]
+    intro = survive_blocks.not_understood_blocks("x" * 198 + "&<" + "y" * 500)[0]["text"]["text"]
     quoted = intro.split("“")[1].split("”")[0]
     assert quoted == "x" * 198 + "&amp;…"
     assert "y" not in quoted
 
 
 def test_refusal_is_plain_and_has_no_probability() -> None:
-    message = blocks.refusal_blocks(["Age must be between 0 and 100 (got 150)."], ["1st class", "male"])
+    message = survive_blocks.refusal_blocks(
+        ["Age must be between 0 and 100 (got 150)."], ["1st class", "male"]
+    )
     assert_slack_shaped(message)
     shown = text_of(message)
     assert ":warning: I can't score that:\n• Age must be between 0 and 100 (got 150)." in shown
     assert "Understood: 1st class · male" in shown
     assert "/survive help" in shown
     assert "%" not in shown and "chance" not in shown
-    assert "&lt;b&gt;" in text_of(blocks.refusal_blocks(["got “<b>”"]))
-    assert "Understood" not in text_of(blocks.refusal_blocks(["x"]))
+    assert "&lt;b&gt;" in text_of(survive_blocks.refusal_blocks(["got “<b>”"]))
+    assert "Understood" not in text_of(survive_blocks.refusal_blocks(["x"]))
 
 
 def test_missing_offers_the_form_prefilled() -> None:
     said = Passenger(age=29.0, sibsp=1)
-    message = blocks.missing_blocks(("pclass", "sex"), said, ("age 29", "1 spouse aboard"))
+    message = survive_blocks.missing_blocks(("pclass", "sex"), said, ("age 29", "1 spouse aboard"))
     assert_slack_shaped(message)
     assert message[0]["text"]["text"] == ":pencil2: I need your class and sex to answer."
     assert message[1]["type"] == "context" and "Understood: age 29 · 1 spouse aboard" in text_of(message[1])
     [button] = actions(message).values()
-    assert button["action_id"] == blocks.OPEN_FORM_ACTION
-    assert blocks.decode_passenger(button["value"]) == said
-    only_sex = blocks.missing_blocks(("sex",), Passenger(pclass=1), ())
+    assert button["action_id"] == survive_blocks.OPEN_FORM_ACTION
+    assert survive_blocks.decode_passenger(button["value"]) == said
+    only_sex = survive_blocks.missing_blocks(("sex",), Passenger(pclass=1), ())
     assert only_sex[0]["text"]["text"] == ":pencil2: I need your sex to answer."
     assert [b["type"] for b in only_sex] == ["section", "actions"]
 
@@ -391,7 +402,7 @@ def test_model_card() -> None:
         info={"n_rows": 891, "n_holdout": 179, "cv": "5-fold x 3"},
         is_default=True,
     )
-    message = blocks.model_card_blocks(version, backend="snowflake")
+    message = survive_blocks.model_card_blocks(version, backend="snowflake")
     assert_slack_shaped(message)
     shown = text_of(message)
     assert message[0] == {
@@ -412,18 +423,20 @@ def test_model_card() -> None:
 def test_model_line_describes_the_blend() -> None:
     a = {"max_depth": 2, "eta": 0.05, "num_round": 300}
     b = {"max_depth": 3, "eta": 0.1, "num_round": 300}
-    assert blocks.model_line({"blend": [{"weight": 0.6, **a}, {"weight": 0.4, **b}]}) == (
+    assert survive_blocks.model_line({"blend": [{"weight": 0.6, **a}, {"weight": 0.4, **b}]}) == (
         "XGBoost, a blend of 2 search candidates: depth 2, η 0.05, 300 trees (60%) + depth 3, η 0.1, 300 trees (40%)"
     )
-    assert blocks.model_line({"blend": [{"weight": 1.0, **a}]}) == "XGBoost: depth 2, η 0.05, 300 trees"
-    assert blocks.model_line(a) == "XGBoost: depth 2, η 0.05, 300 trees"
-    assert blocks.model_line({}) == "XGBoost"
+    assert (
+        survive_blocks.model_line({"blend": [{"weight": 1.0, **a}]}) == "XGBoost: depth 2, η 0.05, 300 trees"
+    )
+    assert survive_blocks.model_line(a) == "XGBoost: depth 2, η 0.05, 300 trees"
+    assert survive_blocks.model_line({}) == "XGBoost"
 
 
 def test_unavailable_and_failure_say_so_without_details() -> None:
-    unavailable = text_of(blocks.unavailable_blocks())
+    unavailable = text_of(survive_blocks.unavailable_blocks())
     assert "The model is unavailable right now." in unavailable
     assert "%" not in unavailable
-    failure = text_of(blocks.failure_blocks())
+    failure = text_of(survive_blocks.failure_blocks())
     assert "Something went wrong on our side" in failure
     assert "Traceback" not in failure and "Error" not in failure

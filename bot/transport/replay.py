@@ -36,7 +36,7 @@ from typing import Any
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
 
-from bot.ingress import REQUEST_ID, SIGNATURE_HEADER, new_request_id
+from bot.transport.ingress import REQUEST_ID, SIGNATURE_HEADER, new_request_id
 
 log = logging.getLogger("lifeboat.replay")
 

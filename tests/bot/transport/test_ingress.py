@@ -21,10 +21,10 @@ import pytest
 from slack_bolt import BoltRequest
 
 from bot.app import build_app
-from bot.http import build_asgi
 from bot.local import FakeSlackWebAPI, SlackClientSimulator, serve_asgi_in_thread, sign
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.transport.http import build_asgi
 from ml.config import MLSettings
 from tests.support.bot import SECRET, TOKEN, Bot, all_text, form_state, open_form, settle
 
@@ -308,7 +308,7 @@ def raw_exchange(bot: Bot, head: bytes, chunks: list[bytes]) -> bytes:
 
 
 def test_the_limit_is_the_documented_one() -> None:
-    from bot import ingress
+    from bot.transport import ingress
 
     assert ingress.MAX_BODY_BYTES == MAX_BODY_BYTES
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.blocks import Block, _escape, context, section
+from bot.blocks.kit import Block, context, escape, section
 from ml.core.stats import GROUPINGS, Breakdown, PassengerStats, Rate, StatsQuestionError
 
 ECHO_WORDS = 5  # unknown words quoted back, at most
@@ -70,10 +70,10 @@ def stats_blocks(stats: PassengerStats, by: Sequence[str] = ()) -> list[Block]:
         *(_breakdown_section(b) for b in breakdowns),
     ]
     if stats.caveat:
-        blocks.append(context(f":warning: {_escape(stats.caveat)}"))
+        blocks.append(context(f":warning: {escape(stats.caveat)}"))
     blocks.append(
         context(
-            f"Figures from {_escape(stats.source)}. Each rate has a 95% interval (Wilson): the fewer "
+            f"Figures from {escape(stats.source)}. Each rate has a 95% interval (Wilson): the fewer "
             "people in a group, the wider it is."
         )
     )
@@ -105,10 +105,10 @@ def groupings_text() -> str:
 def stats_question_blocks(error: StatsQuestionError) -> list[Block]:
     """Groupings we don't have: say which words, and list the ones we do."""
     if error.unknown:
-        words = ", ".join(f"“{_escape(w, WORD_LIMIT)}”" for w in error.unknown[:ECHO_WORDS])
+        words = ", ".join(f"“{escape(w, WORD_LIMIT)}”" for w in error.unknown[:ECHO_WORDS])
         problem = f"I don't know how to group by {words}."
     else:
-        problem = _escape(str(error))
+        problem = escape(str(error))
     examples = " · ".join(f"`{e}`" for e in EXAMPLES)
     return [
         section(f":thinking_face: {problem}"),

@@ -11,7 +11,7 @@ configured (the client's, or HTTPS_PROXY/HTTP_PROXY), Bolt's own `Respond` is us
 (and its replies are not retried).
 
 A reply Slack could not take (5xx, 429, no connection) is tried again in the background; one that
-may have reached Slack is never sent twice (the rules and limits are in `bot.delivery`).
+may have reached Slack is never sent twice (the rules and limits are in `bot.transport.delivery`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.internal_utils import _build_body
 from urllib3.exceptions import ConnectTimeoutError, LocationValueError
 
-from bot.delivery import DeliveryStats, Retrier, RetryPolicy, retry_after_seconds
-from bot.ingress import REQUEST_ID
+from bot.transport.delivery import DeliveryStats, Retrier, RetryPolicy, retry_after_seconds
+from bot.transport.ingress import REQUEST_ID
 
 log = logging.getLogger("lifeboat.bot")
 
@@ -53,7 +53,7 @@ class _Reply:
 
 class ReplyPoster:
     """Posts JSON to response URLs through one thread-safe pool of kept-alive connections, retrying
-    what is safe to retry in the background (see bot.delivery) and counting every outcome."""
+    what is safe to retry in the background (see bot.transport.delivery) and counting every outcome."""
 
     def __init__(
         self,

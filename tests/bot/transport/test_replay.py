@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from bot.app import build_app
-from bot.http import build_asgi
 from bot.local import FakeSlackWebAPI, SlackClientSimulator, serve_asgi_in_thread, sign
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.transport.http import build_asgi
 from ml.config import MLSettings
 from ml.io.local_registry import LocalRegistry
 from tests.support.bot import SECRET, TOKEN, Bot, settle
@@ -163,7 +163,7 @@ def test_different_requests_are_all_processed(bots: tuple[Bot, Bot]) -> None:
 
 # -- the ledger itself ------------------------------------------------------------------------------
 def test_of_many_threads_recording_one_key_exactly_one_wins(tmp_path: Path) -> None:
-    from bot.replay import SQLiteRequestLedger
+    from bot.transport.replay import SQLiteRequestLedger
 
     ledgers = [SQLiteRequestLedger(tmp_path / "requests.db") for _ in range(2)]  # two "replicas"
     results: list[bool] = []
@@ -185,7 +185,7 @@ def test_of_many_threads_recording_one_key_exactly_one_wins(tmp_path: Path) -> N
 
 
 def test_keys_expire_after_the_window(tmp_path: Path) -> None:
-    from bot.replay import WINDOW_SECONDS, MemoryRequestLedger, SQLiteRequestLedger
+    from bot.transport.replay import WINDOW_SECONDS, MemoryRequestLedger, SQLiteRequestLedger
 
     for ledger in (SQLiteRequestLedger(tmp_path / "requests.db"), MemoryRequestLedger()):
         assert ledger.first_sighting(["sig:1"], now=1000.0)

@@ -28,12 +28,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import blocks, retrain_blocks
 from bot.app import build_app
-from bot.http import build_asgi
+from bot.blocks import form as survive_form
+from bot.blocks import retrain as retrain_blocks
+from bot.blocks import survive as survive_blocks
 from bot.local import Call, FakeSlackWebAPI, Response, SlackClientSimulator, serve_asgi_in_thread, sign
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.transport.http import build_asgi
 from ml.config import MLSettings
 from tests.support.bot import SECRET, TOKEN, all_text
 
@@ -178,8 +180,8 @@ elements = st.one_of(
     json_values,
 )
 state_values = st.dictionaries(
-    st.sampled_from(blocks.FORM_FIELDS) | st.text(max_size=6),
-    st.builds(lambda e: {blocks.VALUE: e}, elements) | json_values,
+    st.sampled_from(survive_form.FORM_FIELDS) | st.text(max_size=6),
+    st.builds(lambda e: {survive_form.VALUE: e}, elements) | json_values,
     max_size=10,
 )
 metadata = st.one_of(
@@ -196,7 +198,7 @@ def test_any_form_submission_gets_field_errors_or_an_answer(
     hostile: Hostile, values: dict[str, Any], private_metadata: Any
 ) -> None:
     user = f"U_FORM{next(_users)}"
-    view = {"id": f"V{user}", "type": "modal", "callback_id": blocks.SURVIVE_MODAL, "hash": "1"}
+    view = {"id": f"V{user}", "type": "modal", "callback_id": survive_form.SURVIVE_MODAL, "hash": "1"}
     resp = _submit(hostile, view, values, user, private_metadata)
     assert_safe_response(resp)
     assert resp.status == 200
@@ -204,7 +206,7 @@ def test_any_form_submission_gets_field_errors_or_an_answer(
         answer = resp.json()
         assert answer["response_action"] == "errors"
         errors = answer["errors"]
-        assert errors and set(errors) <= set(blocks.FORM_FIELDS)  # under the form's own fields
+        assert errors and set(errors) <= set(survive_form.FORM_FIELDS)  # under the form's own fields
         assert all(isinstance(m, str) and 0 < len(m) < 300 for m in errors.values())
         assert_inert(" ".join(errors.values()))
     else:  # the modal closes, and the answer goes to the channel, or by DM
@@ -239,9 +241,9 @@ def _for(call: Call, user: str) -> bool:
 # -- buttons: ours and others, any value, admins and guests ---------------------------------------
 action_ids = st.sampled_from(
     [
-        blocks.ADJUST_ACTION,
-        blocks.SHARE_ACTION,
-        blocks.OPEN_FORM_ACTION,
+        survive_blocks.ADJUST_ACTION,
+        survive_blocks.SHARE_ACTION,
+        survive_blocks.OPEN_FORM_ACTION,
         retrain_blocks.PROMOTE_ACTION,
         retrain_blocks.ROLLBACK_ACTION,
         "not_ours",
@@ -278,7 +280,7 @@ def test_any_button_click_is_acknowledged_and_answered_escaped(
         assert resp.status == 404  # Bolt: no listener for it (and nothing posted)
         return
     assert resp.status == 200
-    if action_id in (blocks.ADJUST_ACTION, blocks.OPEN_FORM_ACTION):
+    if action_id in (survive_blocks.ADJUST_ACTION, survive_blocks.OPEN_FORM_ACTION):
         trigger = resp.sent["trigger_id"]
         assert hostile.wait("views.open", lambda c: c.args["trigger_id"] == trigger).ok
         return

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot import stats_blocks
-from bot.answers import Reply
+from bot.blocks import stats as stats_blocks
+from bot.listeners.replies import Reply
 from bot.services import Services
 from ml.core.stats import StatsQuestionError, parse_groupings, valid_groupings
 from ml.core.table import DataError

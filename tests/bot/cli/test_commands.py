@@ -345,7 +345,7 @@ def start(*argv: str, home: Path, module: bool = False) -> subprocess.Popen[str]
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "LIFEBOAT_HOME": str(home)},
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
 
 

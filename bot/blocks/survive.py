@@ -1,0 +1,222 @@
+"""What /survive sends: the answer, help, refusals and the model card (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bot.blocks.kit import Block, button, context, escape, plain_text, section, text
+from ml.core.model import Prediction, Reason
+from ml.core.passenger import Passenger
+from ml.io.registry import ModelVersion
+
+ADJUST_ACTION = "survive_adjust"
+
+
+SHARE_ACTION = "survive_share"
+
+
+OPEN_FORM_ACTION = "survive_open_form"
+
+
+EXAMPLES = (
+    "1st class woman, 29, travelling with my husband",
+    "3rd class man, 30, alone, from Southampton",
+    "2nd class girl, 8, with my parents",
+    "first class Mr, 45, fare £72, from Cherbourg",
+)
+
+
+BAR_CELLS = 6
+
+
+def bar(logit: float, largest: float) -> str:
+    """A small fixed-width bar: how strong this reason is next to the strongest one."""
+    filled = 0 if largest <= 0 else max(1, round(BAR_CELLS * abs(logit) / largest))
+    return "▰" * filled + "▱" * (BAR_CELLS - filled)
+
+
+def reason_lines(reasons: Sequence[Reason]) -> str:
+    largest = max((abs(r.logit) for r in reasons), default=0.0)
+    lines = []
+    for reason in reasons:
+        arrow = ":arrow_up_small:" if reason.helped else ":arrow_down_small:"
+        effect = "raised" if reason.helped else "lowered"
+        lines.append(f"`{bar(reason.logit, largest)}` {arrow} {reason.text} — {effect} your chances")
+    return "\n".join(lines)
+
+
+def encode_passenger(passenger: Passenger) -> str:
+    """Button values carry what was understood, so 'Adjust' and 'Share' need no server state."""
+    return json.dumps({k: v for k, v in passenger.to_dict().items() if v is not None}, separators=(",", ":"))
+
+
+def decode_passenger(value: str) -> Passenger:
+    return Passenger.create(**json.loads(value))
+
+
+def prediction_blocks(
+    prediction: Prediction, said: Passenger, *, model_name: str, shared_by: str | None = None
+) -> list[Block]:
+    """The answer to /survive: probability, verdict, reasons as bars, assumptions, model version."""
+    emoji = ":large_green_circle:" if prediction.probability >= 0.5 else ":red_circle:"
+    headline = f"{emoji} *{prediction.percent}% chance of survival.* {prediction.verdict}"
+    if shared_by:
+        headline = f"<@{shared_by}> asked the Titanic model.\n{headline}"
+    blocks: list[Block] = [
+        section(headline),
+        context(f"_{prediction.passenger.describe()}_"),
+        section("*Why*\n" + reason_lines(prediction.top_reasons(4))),
+    ]
+    if prediction.assumptions:
+        blocks.append(context(":information_source: Assumed: " + ", ".join(prediction.assumptions)))
+    blocks.append(
+        # No data size here: a retrained version may have learnt from another passenger list.
+        context(f"Model {model_name} {prediction.version} · an estimate from the Titanic's passenger records")
+    )
+    if shared_by is None:
+        value = encode_passenger(said)
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "survive_actions",
+                "elements": [
+                    button("Adjust", ADJUST_ACTION, value),
+                    button("Share in channel", SHARE_ACTION, value, style="primary"),
+                ],
+            }
+        )
+    return blocks
+
+
+def help_blocks(intro: str | None = None) -> list[Block]:
+    examples = "\n".join(f"• `/survive {e}`" for e in EXAMPLES)
+    blocks: list[Block] = []
+    if intro:
+        blocks.append(section(intro))
+    blocks += [
+        section(
+            "*Would you have survived the Titanic?*\n"
+            "Describe yourself as a passenger: class, sex, age, who you travel with, port, fare."
+        ),
+        section(f"*Examples*\n{examples}"),
+        section(
+            "*Commands*\n"
+            "• `/survive` opens a form\n"
+            "• `/survive <description>` answers right away\n"
+            "• `/survive model` shows the model card\n"
+            "• `/survive stats` shows who survived by sex, class, age, port and family size"
+            " (`/survive stats by class and sex` for a cross table)\n"
+            "• `/survive help` shows this"
+        ),
+    ]
+    return blocks
+
+
+def not_understood_blocks(text: str) -> list[Block]:
+    return help_blocks(f":thinking_face: I couldn't find a passenger in “{escape(text)}”. Try one of these:")
+
+
+def refusal_blocks(problems: Iterable[str], understood: Sequence[str] = ()) -> list[Block]:
+    """Out-of-range or contradictory input: refused plainly, with no probability."""
+    lines = "\n".join(f"• {escape(p, None)}" for p in problems)
+    blocks = [section(f":warning: I can't score that:\n{lines}")]
+    if understood:
+        blocks.append(context("Understood: " + " · ".join(escape(u, None) for u in understood)))
+    blocks.append(context("Try `/survive help` for examples, or `/survive` for a form."))
+    return blocks
+
+
+def missing_blocks(missing: Sequence[str], said: Passenger, understood: Sequence[str]) -> list[Block]:
+    """Class or sex missing: say which, and offer the form pre-filled with what was understood."""
+    labels = " and ".join(Passenger.LABELS[m] for m in missing)
+    blocks = [
+        section(f":pencil2: I need your {labels} to answer."),
+        {
+            "type": "actions",
+            "block_id": "survive_missing",
+            "elements": [button("Open the form", OPEN_FORM_ACTION, encode_passenger(said), style="primary")],
+        },
+    ]
+    if understood:
+        blocks.insert(1, context("Understood: " + " · ".join(escape(u, None) for u in understood)))
+    return blocks
+
+
+def unavailable_blocks() -> list[Block]:
+    return [
+        section(
+            ":construction: *The model is unavailable right now.* Nothing is wrong with your question: "
+            "please try again in a minute. If this persists, ask an admin to check `lifeboat models`."
+        )
+    ]
+
+
+def failure_blocks() -> list[Block]:
+    return [section(":boom: Something went wrong on our side. It has been logged; please try again.")]
+
+
+def _metric_line(metrics: Mapping[str, float], prefix: str) -> str:
+    names = (("accuracy", "accuracy"), ("roc_auc", "ROC AUC"), ("brier", "Brier"), ("log_loss", "log loss"))
+    return " · ".join(
+        f"{label} {metrics[prefix + key]:.3f}" for key, label in names if prefix + key in metrics
+    )
+
+
+def _trees(params: Mapping[str, Any]) -> str:
+    return f"depth {params.get('max_depth', '?')}, η {params.get('eta', '?')}, {params.get('num_round', '?')} trees"
+
+
+def model_line(params: Mapping[str, Any]) -> str:
+    """What kind of model a version is, from its recorded parameters (old versions: one set)."""
+    members = params.get("blend")
+    if isinstance(members, list) and members:
+        if len(members) == 1:
+            return f"XGBoost: {_trees(members[0])}"
+        parts = " + ".join(f"{_trees(m)} ({float(m.get('weight', 0)):.0%})" for m in members)
+        return f"XGBoost, a blend of {len(members)} search candidates: {parts}"
+    return f"XGBoost: {_trees(params)}" if "max_depth" in params else "XGBoost"
+
+
+def scoring_line(scoring: Mapping[str, Any]) -> str:
+    """How answers are scored, as the scorer reports it (ml.io.serving.PassengerScorer.status)."""
+    path, fallbacks = scoring.get("path"), int(scoring.get("fallbacks") or 0)
+    if scoring.get("configured") != "warehouse":
+        return "Scoring: in the bot (local)"
+    fell = (
+        f" · {fallbacks} of {scoring.get('answers', 0)} answers fell back to the local copy"
+        if fallbacks
+        else ""
+    )
+    if path == "fallback" and scoring.get("last_error"):
+        return f"Scoring: local fallback (warehouse failing: {escape(str(scoring['last_error']), 150)}){fell}"
+    return f"Scoring: {'local fallback' if path == 'fallback' else 'in the warehouse'}{fell}"
+
+
+def model_card_blocks(
+    version: ModelVersion, *, backend: str, scoring: Mapping[str, Any] | None = None
+) -> list[Block]:
+    info = version.info
+    fields = [
+        text(f"*Version*\n{version.model_name} {version.version} (default)"),
+        text(
+            f"*Trained*\n{version.created_at.replace('T', ' ')[:16]} UTC by {escape(version.created_by, None)}"
+        ),
+        text(f"*Data*\n{info.get('n_rows', '?')} passengers ({info.get('n_holdout', '?')} held out)"),
+        text(f"*Registry*\n{backend}"),
+    ]
+    blocks: list[Block] = [
+        {"type": "header", "text": plain_text("Model card")},
+        {"type": "section", "fields": fields},
+        section(f"*Frozen holdout*\n{_metric_line(version.metrics, 'holdout_')}"),
+        section(
+            f"*Cross-validation* ({info.get('cv', 'repeated k-fold')})\n{_metric_line(version.metrics, 'cv_')}"
+        ),
+    ]
+    if version.comment:
+        blocks.append(context(escape(version.comment, None)))
+    blocks.append(context(f"{model_line(version.params)} · data fingerprint `{version.data_fingerprint}`"))
+    if scoring is not None:
+        blocks.append(context(scoring_line(scoring)))
+    return blocks
