@@ -48,66 +48,67 @@ def build_app(
         ),
         request_verification_enabled=not settings.socket_mode or bool(settings.signing_secret),
     )
-
     # First of ours, right after Bolt's own verification: a replay goes no further than this.
     app.middleware(replay_guard(services.ledger))
+    app.middleware(provide(services))
+    # Replies to response_url reuse kept-alive connections (one pool per app).
+    poster = ReplyPoster(pool_size=listener_threads, policy=retry_policy, stats=services.delivery)
+    app.middleware(pooled_respond_middleware(poster))
+    register(app)
+    app.error(on_error)
+    services.watcher.resume(app.client)  # a restart must not leave a run's message stuck mid-way
+    return app
 
-    @app.middleware
+
+def provide(services: Services) -> Callable[[BoltContext, Callable[[], None]], None]:
+    """Middleware handing every listener the services (Services.of(context)), no globals."""
+
     def provide_services(context: BoltContext, next: Callable[[], None]) -> None:
         context[CONTEXT_KEY] = services
         next()
 
-    # Replies to response_url reuse kept-alive connections (one pool per app).
-    poster = ReplyPoster(pool_size=listener_threads, policy=retry_policy, stats=services.delivery)
-    app.middleware(pooled_respond_middleware(poster))
+    return provide_services
 
-    register(app)
 
-    @app.error
-    def on_error(
-        error: Exception,
-        body: Any,
-        context: BoltContext,
-        client: WebClient,
-        request: BoltRequest,
-        response: BoltResponse | None,
-    ) -> BoltResponse | None:
-        request_id = context.get(REQUEST_ID) if context is not None else None
-        if not is_verified(request):
-            # Bolt reached this with a request nobody verified (e.g. its signature check raised on
-            # a bad timestamp): whatever the body names, answer nothing and call nobody.
-            log.warning("refused an unverified request %s (%s)", request_id, type(error).__name__)
-            return (
-                BoltResponse(status=401, body='{"error": "invalid request"}')
-                if response is not None
-                else None
-            )
-        try:
-            return _answer_failure(error, body, context, client, response, request_id)
-        except Exception:  # the failure path itself must never turn into a 500 with a traceback
-            log.exception("the error handler failed (request %s)", request_id)
-            return BoltResponse(status=200, body="") if response is not None else None
-
-    def _answer_failure(
-        error: Exception,
-        body: Any,
-        context: BoltContext,
-        client: WebClient,
-        response: BoltResponse | None,
-        request_id: str | None,
-    ) -> BoltResponse | None:
-        # Listeners are wrapped (bot.listeners.guard), so this sees failures before ack(), in
-        # middleware, or in unwrapped listeners. The traceback goes to the log, never to Slack.
-        log.error("listener failed: %s (%s, request %s)", error, describe(body), request_id, exc_info=error)
-        if response is not None and isinstance(body, dict) and body.get("command"):
-            # Not acknowledged yet: the apology is the acknowledgement (a 500 shows "dispatch_failed").
-            return BoltResponse(
-                status=200,
-                body=json.dumps({"response_type": "ephemeral", **failure_reply().as_kwargs()}),
-                headers={"content-type": "application/json;charset=utf-8"},
-            )
-        tell_user(body, context, client)
+def on_error(
+    error: Exception,
+    body: Any,
+    context: BoltContext,
+    client: WebClient,
+    request: BoltRequest,
+    response: BoltResponse | None,
+) -> BoltResponse | None:
+    """The app's error handler: it answers only verified requests, and never with a traceback."""
+    request_id = context.get(REQUEST_ID) if context is not None else None
+    if not is_verified(request):
+        # Bolt reached this with a request nobody verified (e.g. its signature check raised on
+        # a bad timestamp): whatever the body names, answer nothing and call nobody.
+        log.warning("refused an unverified request %s (%s)", request_id, type(error).__name__)
+        return BoltResponse(status=401, body='{"error": "invalid request"}') if response is not None else None
+    try:
+        return _answer_failure(error, body, context, client, response, request_id)
+    except Exception:  # the failure path itself must never turn into a 500 with a traceback
+        log.exception("the error handler failed (request %s)", request_id)
         return BoltResponse(status=200, body="") if response is not None else None
 
-    services.watcher.resume(app.client)  # a restart must not leave a run's message stuck mid-way
-    return app
+
+def _answer_failure(
+    error: Exception,
+    body: Any,
+    context: BoltContext,
+    client: WebClient,
+    response: BoltResponse | None,
+    request_id: str | None,
+) -> BoltResponse | None:
+    # Listeners are wrapped (bot.listeners.guard), so this sees failures before ack(), in
+    # middleware, or in unwrapped listeners. The traceback goes to the log, never to Slack.
+    log.error("listener failed: %s (%s, request %s)", error, describe(body), request_id, exc_info=error)
+    if response is not None and isinstance(body, dict) and body.get("command"):
+        # Not acknowledged yet: the apology is the acknowledgement (a 500 shows "dispatch_failed").
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", **failure_reply().as_kwargs()}),
+            headers={"content-type": "application/json;charset=utf-8"},
+        )
+    tell_user(body, context, client)
+    return BoltResponse(status=200, body="") if response is not None else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast, get_args
 
 _ENV_LOADED = False
 
@@ -42,12 +43,23 @@ def env_int(name: str, default: int, minimum: int = 0) -> int:
     return int(text)
 
 
+BackendName = Literal["local", "snowflake"]
+ScoringPlace = Literal["local", "warehouse"]  # fetch the model once and score in process, or SQL
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env(name, default).lower()
+    if value not in choices:
+        raise ValueError(f"{name} must be {' or '.join(choices)} (got “{value}”)")
+    return value
+
+
 @dataclass(frozen=True)
 class MLSettings:
-    backend: str = "local"  # "local" or "snowflake"
+    backend: BackendName = "local"
     home: Path = Path(".lifeboat")
     model_name: str = "TITANIC"
-    scoring: str = "local"  # "local" (fetch the model once, score in process) or "warehouse" (SQL)
+    scoring: ScoringPlace = "local"
     # With warehouse scoring, answer from the fetched copy when the warehouse fails (the bot's
     # default: people still get their answer; /healthz counts them). The CLI turns it off.
     scoring_fallback: bool = True
@@ -65,12 +77,8 @@ class MLSettings:
     @classmethod
     def from_env(cls) -> MLSettings:
         load_env_file()
-        backend = env("LIFEBOAT_BACKEND", "local").lower()
-        if backend not in ("local", "snowflake"):
-            raise ValueError(f"LIFEBOAT_BACKEND must be local or snowflake (got “{backend}”)")
-        scoring = env("LIFEBOAT_SCORING", "local").lower()
-        if scoring not in ("local", "warehouse"):
-            raise ValueError(f"LIFEBOAT_SCORING must be local or warehouse (got “{scoring}”)")
+        backend = cast(BackendName, env_choice("LIFEBOAT_BACKEND", "local", get_args(BackendName)))
+        scoring = cast(ScoringPlace, env_choice("LIFEBOAT_SCORING", "local", get_args(ScoringPlace)))
         return cls(
             backend=backend,
             home=Path(env("LIFEBOAT_HOME", ".lifeboat")),

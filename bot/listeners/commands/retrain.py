@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
@@ -39,36 +40,48 @@ def retrain_command(
         respond(text="Only lifeboat admins can retrain.", blocks=retrain_blocks.refused_blocks())
         return
     try:
-        if sub in ("", "run", "start", "now"):
-            start_run(services, client, respond, user, command["channel_id"], logger)
-        elif sub == "status":
-            store = services.retrain.store
-            recent = store.recent(1)
-            respond(
-                text="Retraining status",
-                blocks=retrain_blocks.status_blocks(store.current(), recent[0] if recent else None),
-            )
-        elif sub == "history":
-            respond(text="Model history", blocks=retrain_blocks.history_blocks(services.registry.history(15)))
-        elif sub == "promote" and len(words) == 2:
-            previous = services.registry.set_default(words[1], actor=user, action="promote")
-            respond(
-                text=f"{services.model_name} default: {previous} → {services.registry.get_default()}",
-                response_type="in_channel",
-            )
-        elif sub == "rollback":
-            was, now = rollback(services.registry, actor=user)
-            respond(text=f"Rolled back {services.model_name}: {was} → {now}", response_type="in_channel")
-        else:
-            respond(
-                text="I didn't get that.",
-                blocks=[
-                    section(f"Unknown: `/retrain {escape(' '.join(words))}`"),
-                    *retrain_blocks.help_blocks(),
-                ],
-            )
+        answer_admin(
+            services,
+            sub,
+            words,
+            user,
+            respond,
+            start=lambda: start_run(services, client, respond, user, command["channel_id"], logger),
+        )
     except (RegistryError, RetrainError) as exc:  # the message may quote what was typed: escaped
         respond(text=f":warning: {escape(str(exc))}")
+
+
+def answer_admin(
+    services: Services, sub: str, words: list[str], user: str, respond: Respond, start: Callable[[], None]
+) -> None:
+    """One admin's `/retrain <sub> ...`: run, status, history, promote V, rollback."""
+    registry = services.registry
+    if sub in ("", "run", "start", "now"):
+        start()
+    elif sub == "status":
+        recent = services.retrain.store.recent(1)
+        current = services.retrain.store.current()
+        respond(
+            text="Retraining status",
+            blocks=retrain_blocks.status_blocks(current, recent[0] if recent else None),
+        )
+    elif sub == "history":
+        respond(text="Model history", blocks=retrain_blocks.history_blocks(registry.history(15)))
+    elif sub == "promote" and len(words) == 2:
+        previous = registry.set_default(words[1], actor=user, action="promote")
+        respond(
+            text=f"{services.model_name} default: {previous} → {registry.get_default()}",
+            response_type="in_channel",
+        )
+    elif sub == "rollback":
+        was, now = rollback(registry, actor=user)
+        respond(text=f"Rolled back {services.model_name}: {was} → {now}", response_type="in_channel")
+    else:
+        respond(
+            text="I didn't get that.",
+            blocks=[section(f"Unknown: `/retrain {escape(' '.join(words))}`"), *retrain_blocks.help_blocks()],
+        )
 
 
 def start_run(
