@@ -33,6 +33,10 @@ class PassengerScorer(Protocol):
 
     def model_card(self) -> ModelVersion: ...
 
+    def current(self) -> Serving:
+        """The version being served and its model, held in process (files are scored with it)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Serving:
