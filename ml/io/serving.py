@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,6 +38,16 @@ class PassengerScorer(Protocol):
         ...
 
 
+@runtime_checkable
+class CountsScoringPaths(Protocol):
+    """A scorer that counts how its passengers were scored, for the bot's metrics. Every
+    PassengerScorer should: the local one counts "local"; Snowflake's "warehouse" and "fallback"."""
+
+    def scoring_paths(self) -> dict[str, int]:
+        """Passengers scored so far in this process, by path."""
+        ...
+
+
 @dataclass(frozen=True)
 class Serving:
     version: str
@@ -60,6 +70,8 @@ class Scorer:
         self._serving: Serving | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._scored = 0
+        self._count_lock = threading.Lock()
 
     def _load(self) -> Serving:
         token = self.registry.default_token()
@@ -103,10 +115,22 @@ class Scorer:
 
     def predict(self, passenger: Passenger) -> Prediction:
         serving = self.current()
-        return serving.model.explain(passenger, version=serving.version)
+        prediction = serving.model.explain(passenger, version=serving.version)
+        self._count(1)
+        return prediction
 
     def score_frame(self, frame: Any) -> np.ndarray:
-        return self.current().model.predict_frame(frame)
+        probabilities = self.current().model.predict_frame(frame)
+        self._count(len(probabilities))
+        return probabilities
+
+    def _count(self, passengers: int) -> None:
+        with self._count_lock:
+            self._scored += passengers
+
+    def scoring_paths(self) -> dict[str, int]:
+        with self._count_lock:
+            return {"local": self._scored}
 
     def model_card(self) -> ModelVersion:
         return self.registry.get_version(self.current().version)
