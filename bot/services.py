@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.admins import AdminPolicy
 from bot.delivery import DeliveryStats
+from bot.metrics import BotMetrics, ServingInfo
 from bot.replay import MemoryRequestLedger, RequestLedger, open_ledger
 from bot.retrain_watch import RetrainWatcher
 from bot.settings import BotSettings
@@ -35,6 +36,13 @@ class Services:
     ledger: RequestLedger = field(default_factory=MemoryRequestLedger)
     # Answers delivered / retried / lost / unconfirmed, shown on /healthz (see bot.delivery).
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
+    # What /metrics shows (see bot.metrics).
+    metrics: BotMetrics = field(default_factory=BotMetrics)
+
+    def __post_init__(self) -> None:
+        self.delivery.observe(self.metrics.count_answer)
+        self.watcher.on_finished(self.metrics.retrain_finished)
+        self.metrics.read_at_scrape(ServingInfo(self.model_name, self.registry.backend, self.scorer))
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:
