@@ -37,6 +37,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 from prometheus_client.core import InfoMetricFamily
 from prometheus_client.registry import Collector
@@ -76,9 +77,11 @@ class BotMetrics:
     like; in multi-process mode the values live in PROMETHEUS_MULTIPROC_DIR instead."""
 
     def __init__(self) -> None:
-        directory = multiprocess_dir()
-        if directory is not None:  # the values' files are made with the metrics, just below
-            directory.mkdir(parents=True, exist_ok=True)
+        # prometheus_client chose where values live when it was imported: files only if
+        # PROMETHEUS_MULTIPROC_DIR was set by then (a .env read later changes nothing here).
+        self.directory = multiprocess_dir() if values.ValueClass is not values.MutexValue else None
+        if self.directory is not None:  # the values' files are made with the metrics, just below
+            self.directory.mkdir(parents=True, exist_ok=True)
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("lifeboat_requests", "Slack requests", ["kind", "outcome"], registry=r)
@@ -150,7 +153,7 @@ class BotMetrics:
 
     def exposition(self) -> bytes:
         """The text of a scrape: this process's metrics, or in multi-process mode every worker's."""
-        directory = multiprocess_dir()
+        directory = self.directory
         if directory is None:
             return generate_latest(self.registry)
         forget_dead_workers(directory)

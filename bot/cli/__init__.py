@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from bot.cli import models, scoring, serve, snowflake, stats
 from bot.cli.common import EXIT_ERROR
 from bot.logs import LEVEL_ENV, configure_logging
-from ml.config import MLSettings
+from ml.config import MLSettings, load_env_file
 
 GROUPS = (models, scoring, stats, snowflake, serve)
 SERVING = frozenset({"run", "playground"})
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    load_env_file()  # .env may set the log format and level
     if args.debug:
         os.environ[LEVEL_ENV] = "DEBUG"  # for this process and the server's worker processes
     # A server logs each request (INFO); other commands only what goes wrong.
