@@ -1,4 +1,4 @@
-"""ML core benchmarks: single-passenger latency, 1M-row batch scoring, local training.
+"""ML core benchmarks: single-passenger latency and local training (batch scoring: batch_bench).
 
 Run alone with `python -m bench.ml_bench` or with every other bench module via `python -m bench`.
 `main()` returns one dict per measurement (name, value, unit, target, ok, detail) and prints them.
@@ -18,21 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from bench import report, row
 from ml.core.passenger import Passenger
 from ml.core.training import TrainConfig
-from ml.io.batch import score_csv
-from ml.io.data import shipped_data_path
 from ml.io.local_registry import LocalRegistry
 from ml.io.serving import Scorer
 from ml.jobs.train import train_and_register
 
 SINGLE_CALLS = 5_000
-BATCH_ROWS = 1_000_000
 SINGLE_P50_TARGET_MS = 0.5
-BATCH_RATIO_TARGET = 2.0
 TRAIN_TARGET_S = 10.0
 
 # A spread of people as they would describe themselves, some leaving things out.
@@ -107,77 +102,12 @@ def bench_single(registry: LocalRegistry, calls: int = SINGLE_CALLS) -> list[dic
     ]
 
 
-def make_batch_csv(path: Path, rows: int = BATCH_ROWS, seed: int = 7) -> None:
-    """`rows` passengers resampled from the shipped data, with a passenger_id and no outcome."""
-    shipped = pd.read_csv(shipped_data_path()).drop(columns=["survived"])
-    rng = np.random.default_rng(seed)
-    frame = shipped.iloc[rng.integers(0, len(shipped), rows)].reset_index(drop=True)
-    frame.insert(0, "passenger_id", np.arange(1, rows + 1))
-    frame.to_csv(path, index=False)
-
-
-def bench_batch(registry: LocalRegistry, workdir: Path, rows: int = BATCH_ROWS) -> list[dict[str, Any]]:
-    """CSV -> CSV with ml.io.batch.score_csv, against pandas reading and writing the same file."""
-    source = workdir / "passengers.csv"
-    make_batch_csv(source, rows)
-    scorer = Scorer(registry, refresh_seconds=3600.0)
-    scorer.current()
-
-    def pandas_round_trip() -> tuple[float, float]:
-        started, cpu = time.perf_counter(), time.process_time()
-        pd.read_csv(source, low_memory=False).to_csv(workdir / "copy.csv", index=False)
-        return time.perf_counter() - started, time.process_time() - cpu
-
-    def scoring() -> tuple[float, float]:
-        started, cpu = time.perf_counter(), time.process_time()
-        written = score_csv(scorer, source, workdir / "scored.csv")
-        elapsed = time.perf_counter() - started, time.process_time() - cpu
-        assert written == rows
-        return elapsed
-
-    # Alternate and keep the best of each, so one busy moment on the machine does not decide.
-    baseline, scored = [], []
-    for _ in range(2):
-        baseline.append(pandas_round_trip())
-        scored.append(scoring())
-    (base, base_cpu), (score, score_cpu) = min(baseline), min(scored)
-    ratio = score / base
-    mb = source.stat().st_size / 1e6
-    return [
-        row(
-            f"batch: score_csv {rows:,} rows",
-            round(score, 2),
-            "s",
-            "",
-            True,
-            f"{mb:.0f} MB in; {rows / score:,.0f} rows/s; cpu {score_cpu:.2f} s;"
-            f" runs {', '.join(f'{s:.2f}' for s, _ in scored)}",
-        ),
-        row(
-            "batch: pandas read_csv + to_csv",
-            round(base, 2),
-            "s",
-            "",
-            True,
-            f"cpu {base_cpu:.2f} s; runs {', '.join(f'{s:.2f}' for s, _ in baseline)}",
-        ),
-        row(
-            "batch: score_csv / pandas round trip",
-            round(ratio, 2),
-            "×",
-            f"≤ {BATCH_RATIO_TARGET:g}×",
-            ratio <= BATCH_RATIO_TARGET,
-            f"cpu time ratio {score_cpu / base_cpu:.2f}",
-        ),
-    ]
-
-
-def run(rows: int = BATCH_ROWS, calls: int = SINGLE_CALLS) -> list[dict[str, Any]]:
+def run(calls: int = SINGLE_CALLS) -> list[dict[str, Any]]:
     workdir = Path(tempfile.mkdtemp(prefix="lifeboat-ml-bench-"))
     try:
         registry, train_row = bench_train(workdir / "home")
         try:
-            results = [*bench_single(registry, calls), *bench_batch(registry, workdir, rows), train_row]
+            results = [*bench_single(registry, calls), train_row]
         finally:
             registry.close()
     finally:

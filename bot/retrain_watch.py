@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from slack_sdk import WebClient
@@ -44,6 +45,11 @@ class RetrainWatcher:
         self._lock = threading.Lock()
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
+        self._finished: list[Callable[[Run], None]] = []
+
+    def on_finished(self, callback: Callable[[Run], None]) -> None:
+        """Call `callback(run)` when a followed run has ended and its message got its report."""
+        self._finished.append(callback)
 
     def watch(self, run_id: str, client: WebClient, channel: str, ts: str) -> Future[Run | None]:
         with self._lock:
@@ -135,6 +141,8 @@ class RetrainWatcher:
                     log.warning("could not update the retraining message: %s", exc.response.get("error"))
             if not run.running:
                 self.store.set_origin(run_id, {**run.origin, "reported": True})
+                for callback in self._finished:
+                    callback(run)
                 return run
             time.sleep(self.poll_seconds)
         log.warning("stopped following run %s after %.0fs", run_id, self.timeout_seconds)

@@ -11,6 +11,7 @@ from bot.admins import AdminPolicy
 from bot.retrain_watch import RetrainWatcher
 from bot.settings import BotSettings
 from bot.transport.delivery import DeliveryStats
+from bot.transport.metrics import BotMetrics, ServingInfo
 from bot.transport.replay import MemoryRequestLedger, RequestLedger, open_ledger
 from ml.backend import Backend, open_backend
 from ml.config import MLSettings
@@ -36,6 +37,13 @@ class Services:
     ledger: RequestLedger = field(default_factory=MemoryRequestLedger)
     # Answers delivered / retried / lost / unconfirmed, shown on /healthz (see bot.transport.delivery).
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
+    # What /metrics shows (see bot.transport.metrics).
+    metrics: BotMetrics = field(default_factory=BotMetrics)
+
+    def __post_init__(self) -> None:
+        self.delivery.observe(self.metrics.count_answer)
+        self.watcher.on_finished(self.metrics.retrain_finished)
+        self.metrics.read_at_scrape(ServingInfo(self.model_name, self.registry.backend, self.scorer))
 
     @classmethod
     def create(cls, ml_settings: MLSettings, bot_settings: BotSettings) -> Services:

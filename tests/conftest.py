@@ -29,6 +29,19 @@ def hermetic_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ml.config, "_ENV_LOADED", True)
 
 
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """`lifeboat` called in process configures the root logger (bot.transport.logs); the next test gets it back
+    as it was."""
+    import logging
+
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.setLevel(level)
+    root.handlers[:] = handlers
+
+
 @pytest.fixture(scope="session")
 def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("template-home")

@@ -7,15 +7,17 @@ by kind. Errors print one clear line and exit non-zero; `--debug` shows the trac
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from bot.cli import doctor, models, scoring, serve, snowflake, stats
 from bot.cli.common import EXIT_ERROR
-from ml.config import MLSettings
+from bot.transport.logs import LEVEL_ENV, configure_logging
+from ml.config import MLSettings, load_env_file
 
 GROUPS = (models, scoring, stats, snowflake, serve, doctor)
+SERVING = frozenset({"run", "playground"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,10 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    load_env_file()  # .env may set the log format and level
+    if args.debug:
+        os.environ[LEVEL_ENV] = "DEBUG"  # for this process and the server's worker processes
+    # A server logs each request (INFO); other commands only what goes wrong.
+    configure_logging("INFO" if args.command in SERVING else "WARNING")
     try:
         settings = MLSettings.from_env()
         return int(args.handler(args, settings))

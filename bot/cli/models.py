@@ -5,19 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.cli.common import EXIT_ERROR, CliError, Subparsers, add_command, backend, format_metrics, say
+from bot.cli.common import EXIT_ERROR, CliError, Subparsers, add_command, backend, format_metrics
+from bot.cli.progress import step_progress
 from ml.config import MLSettings
 from ml.io.local_registry import default_actor
-from ml.jobs.retrain import rollback
+from ml.jobs.retrain import STEPS, rollback
 
 
 def cmd_train(args: argparse.Namespace, settings: MLSettings) -> int:
-    with backend(settings) as opened:
+    with backend(settings) as opened, step_progress(args.quiet) as progress:
         version = opened.train(
-            actor=default_actor(),
-            data=args.data,
-            comment=args.comment or "",
-            progress=lambda step: say(f"… {step}"),
+            actor=default_actor(), data=args.data, comment=args.comment or "", progress=progress
         )
         default = opened.registry.get_default()
     if args.json:
@@ -69,10 +67,8 @@ def cmd_retrain(args: argparse.Namespace, settings: MLSettings) -> int:
         raise CliError(
             "on Snowflake, retraining reads TITANIC_DATA: run `lifeboat load-data --data CSV` first"
         )
-    with backend(settings) as opened:
-        outcome = opened.retraining().run_blocking(
-            actor=default_actor(), data=args.data, progress=lambda step: say(f"… {step}")
-        )
+    with backend(settings) as opened, step_progress(args.quiet, STEPS) as progress:
+        outcome = opened.retraining().run_blocking(actor=default_actor(), data=args.data, progress=progress)
     print(outcome.summary())
     return 0 if outcome.ok else EXIT_ERROR
 
@@ -103,6 +99,7 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--data", help="passenger CSV (default: the shipped 891 passengers)")
     p.add_argument("--comment", help="comment stored with the version")
     p.add_argument("--json", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress (none is shown off a terminal)")
 
     p = add_command(subparsers, "models", cmd_models, "list model versions, their metrics and the default")
     p.add_argument("--json", action="store_true")
@@ -114,6 +111,7 @@ def register(subparsers: Subparsers) -> None:
         subparsers, "retrain", cmd_retrain, "retrain, register and promote if not worse on the frozen holdout"
     )
     p.add_argument("--data", help="passenger CSV (default: the shipped data)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress (none is shown off a terminal)")
 
     p = add_command(
         subparsers, "history", cmd_history, "registrations, promotions, rollbacks and retraining runs"

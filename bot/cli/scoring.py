@@ -8,11 +8,12 @@ import json
 from typing import Any
 
 from bot.cli.common import CliError, Subparsers, add_command, backend, say
+from bot.cli.progress import row_progress
 from ml.backend import Backend
 from ml.config import MLSettings
 from ml.core.parser import parse
 from ml.core.passenger import Passenger, PassengerError
-from ml.io.batch import score_csv
+from ml.io.batch import score_file
 from ml.io.local_registry import default_actor
 from ml.io.serving import PassengerScorer
 from ml.jobs.train import ensure_model
@@ -107,8 +108,10 @@ def cmd_score(args: argparse.Namespace, settings: MLSettings) -> int:
         raise CliError("usage: lifeboat score IN.csv -o OUT.csv (or --table T --into T2 on Snowflake)")
     with backend(strict(args, settings)) as opened:
         scorer = serving_scorer(opened)
-        rows = score_csv(scorer, args.input, args.output)
-        note_fallbacks(scorer)
+        # The file is scored in this process with the default version's model (on Snowflake the
+        # fetched copy, which gives the warehouse's probabilities): --table scores in the warehouse.
+        with row_progress(args.quiet) as progress:
+            rows = score_file(scorer, args.input, args.output, progress=progress)
         print(f"Scored {rows} passengers with {settings.model_name} {scorer.version} → {args.output}")
     return 0
 
@@ -127,9 +130,14 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--json", action="store_true")
     add_fallback_flag(p)
 
-    p = add_command(subparsers, "score", cmd_score, "score a CSV of passengers (or a Snowflake table)")
-    p.add_argument("input", nargs="?", help="input CSV")
-    p.add_argument("-o", "--output", help="output CSV")
+    p = add_command(
+        subparsers, "score", cmd_score, "score a CSV or Parquet file of passengers (or a Snowflake table)"
+    )
+    p.add_argument("input", nargs="?", help="input CSV (or .parquet)")
+    p.add_argument("-o", "--output", help="output CSV (or .parquet)")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (none is shown off a terminal)"
+    )
     p.add_argument("--table", help="Snowflake table to score in the warehouse")
     p.add_argument("--into", help="Snowflake table to create with the scores")
     p.add_argument("--version", help="model version (default: the default version)")

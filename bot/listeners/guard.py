@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from slack_bolt.context import BoltContext
 from slack_bolt.kwargs_injection.args import Args
 from slack_sdk import WebClient
 
@@ -25,35 +24,14 @@ from bot.blocks import form as survive_form
 from bot.listeners.replies import deliver, failure_reply
 from bot.services import CONTEXT_KEY
 from bot.transport.ingress import REQUEST_ID
+from bot.transport.observe import answer_done, describe, user_of
 
 log = logging.getLogger("lifeboat.bot")
 
 _ARG_NAMES = frozenset(inspect.signature(Args.__init__).parameters) - {"self", "kwargs"} | {"request"}
 
 
-def _text_or_none(value: Any) -> str | None:
-    return value[:40] if isinstance(value, str) and value else None
-
-
-def user_of(body: Any) -> str | None:
-    """The user id of a request, whatever shape its body has (None if it names none)."""
-    if not isinstance(body, Mapping):
-        return None
-    user = body.get("user")
-    if isinstance(user, Mapping):
-        return _text_or_none(user.get("id"))
-    return _text_or_none(user) or _text_or_none(body.get("user_id"))
-
-
-def describe(body: Any) -> str:
-    """kind/user/command of a request, for log lines (never tokens or free text)."""
-    if not isinstance(body, Mapping):
-        return f"kind=unknown body={type(body).__name__}"
-    kind = _text_or_none(body.get("type")) or ("slash_command" if body.get("command") else "unknown")
-    return f"kind={kind} user={user_of(body)} command={_text_or_none(body.get('command'))}"
-
-
-def tell_user(body: Any, context: BoltContext | None, client: WebClient | None) -> None:
+def tell_user(body: Any, context: Any, client: WebClient | None) -> None:
     """Best effort: the friendly failure message where the answer would have gone."""
     reply = failure_reply()
     try:
@@ -105,6 +83,9 @@ def guarded(listener: Callable[..., None]) -> Callable[..., None]:
                 args.context.get(REQUEST_ID),
             )
             tell_user(args.body, args.context, args.client)
+            answer_done(args.context, args.body, failed=True)
+        else:
+            answer_done(args.context, args.body, failed=False)
 
     for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
         setattr(run, attribute, getattr(listener, attribute))

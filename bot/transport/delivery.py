@@ -59,10 +59,17 @@ class DeliveryStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys((*OUTCOMES, "web_api_retries"), 0)
+        self._observers: list[Callable[[str, int], None]] = []
+
+    def observe(self, observer: Callable[[str, int], None]) -> None:
+        """Also tell `observer(outcome, n)` of every count (the metrics count them too)."""
+        self._observers.append(observer)
 
     def count(self, outcome: str, n: int = 1) -> None:
         with self._lock:
             self._counts[outcome] += n
+        for observer in self._observers:
+            observer(outcome, n)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:

@@ -1,7 +1,9 @@
 """HTTP mode: a Starlette app around the Bolt app, served by uvicorn (not Bolt's dev server).
 
 Every request is checked before Bolt sees it (size, timestamp, signature, then shape: see
-`bot.transport.ingress`); one that fails gets its 413/401/400 here and reaches nothing else.
+`bot.transport.ingress`); one that fails gets its 413/401/400 here and reaches nothing else. Every request is
+logged and counted when it is answered (`bot.transport.observe`); `GET /metrics` is the Prometheus scrape
+(`bot.transport.metrics`), `GET /healthz` the liveness check.
 
 Bolt's own Starlette adapter calls the blocking `App.dispatch` on the event loop; here it runs in a
 worker thread, so one slow request never stalls the others.
@@ -34,7 +36,9 @@ from starlette.routing import BaseRoute, Route
 
 from bot.services import Services
 from bot.transport import ingress
-from bot.transport.ingress import REQUEST_ID, VERIFIED, Refusal
+from bot.transport.ingress import REQUEST_ID, REQUEST_STARTED, VERIFIED, Refusal
+from bot.transport.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from bot.transport.observe import request_done
 
 EVENTS_PATH = "/slack/events"
 
@@ -93,8 +97,8 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
     if not secret:  # without it no request can be verified, so none could ever be answered
         raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET to verify Slack's requests")
 
-    async def slack_events(request: Request) -> Response:
-        request_id = ingress.new_request_id()
+    async def answer(request: Request, request_id: str, started: float) -> tuple[Response, Any]:
+        """The response to one request, and its body as Slack data (None if never read as such)."""
         try:
             # Size, then timestamp and signature, and only then the body as Slack data (see
             # bot.transport.ingress): a request that fails gets its 413/401/400 here and reaches no listener,
@@ -106,28 +110,44 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
                 body,
                 request.url.query,
                 request.headers,
-                {"ack": ack, VERIFIED: True, REQUEST_ID: request_id},
+                {"ack": ack, VERIFIED: True, REQUEST_ID: request_id, REQUEST_STARTED: started},
             )
         except Refusal as refusal:
             log.info(ingress.describe_refusal(refusal, request_id))
-            return refusal.response()
+            return refusal.response(), None
         try:
             bolt_response = await ack.dispatch(bolt_app, bolt_request)
         except Exception:  # the app's error handler failed too: say nothing more than that
             log.exception("request %s: dispatch failed", request_id)
-            return JSONResponse({"error": "internal error"}, status_code=500)
-        return Response(
+            return JSONResponse({"error": "internal error"}, status_code=500), bolt_request.body
+        response = Response(
             content=bolt_response.body,
             status_code=bolt_response.status,
             headers=bolt_response.first_headers_without_set_cookie(),
         )
+        return response, bolt_request.body
+
+    async def slack_events(request: Request) -> Response:
+        request_id = ingress.new_request_id()
+        started = time.monotonic()
+        services.metrics.in_flight.inc()
+        try:
+            response, body = await answer(request, request_id, started)
+        finally:
+            services.metrics.in_flight.dec()
+        request_done(services, body, response.status_code, started, request_id)
+        return response
 
     async def healthz(_request: Request) -> Response:
         return JSONResponse(await run_in_threadpool(health, services))
 
+    async def metrics(_request: Request) -> Response:
+        return Response(await run_in_threadpool(scrape, services), media_type=METRICS_CONTENT_TYPE)
+
     routes: list[BaseRoute] = [
         Route(EVENTS_PATH, slack_events, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         *extra_routes,
     ]
 
@@ -151,10 +171,18 @@ def create_asgi() -> Starlette:
     registered (`lifeboat train`), since every worker only loads it."""
     from bot.app import build_app
     from bot.settings import BotSettings
+    from bot.transport.logs import configure_logging
     from ml.config import MLSettings
 
+    configure_logging("INFO")  # a worker process: `lifeboat run` configured only its parent
     services = Services.create(MLSettings.from_env(), BotSettings.from_env())
     return build_asgi(build_app(services), services)
+
+
+def scrape(services: Services) -> bytes:
+    """/metrics: what this process's scorer counted is added first, then every series read."""
+    services.metrics.sync_scoring(services.scorer)
+    return services.metrics.exposition()
 
 
 def health(services: Services) -> dict[str, Any]:

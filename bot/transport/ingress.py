@@ -38,6 +38,7 @@ SIGNATURE_HEADER = "x-slack-signature"
 #: Bolt context keys set here: only a request that passed the checks above carries VERIFIED.
 VERIFIED = "lifeboat_verified"
 REQUEST_ID = "lifeboat_request_id"
+REQUEST_STARTED = "lifeboat_request_started"  # time.monotonic() when the request arrived
 
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() accepts "١٢٣"
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")

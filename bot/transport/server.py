@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 
 from bot.app import build_app
 from bot.services import Services
 from bot.settings import BotSettings
+from bot.transport.ingress import REQUEST_ID, REQUEST_STARTED
+from bot.transport.metrics import MULTIPROC_ENV, multiprocess_dir, prepare_multiprocess_dir
+from bot.transport.observe import request_done
 from ml.config import MLSettings
 
 Say = Callable[[str], None]
@@ -37,12 +47,31 @@ def run(
 
 
 def run_socket_mode(app: App, services: Services, app_token: str, say: Say) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     say("Connecting to Slack in Socket Mode…")
     services.watcher.start_sweeping(app.client)  # HTTP mode starts it with the server (bot.transport.http)
-    SocketModeHandler(app, app_token).start()
+    socket_mode_handler(app, services, app_token).start()
     return 0
+
+
+def socket_mode_handler(app: App, services: Services, app_token: str) -> Any:
+    """Bolt's Socket Mode handler, each request logged and counted as bot.transport.http does over HTTP."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
+
+    class ObservedSocketModeHandler(SocketModeHandler):
+        def handle(self, client: Any, req: Any) -> None:
+            started = time.monotonic()
+            request = BoltRequest(
+                mode="socket_mode",
+                body=req.payload,
+                headers=build_headers(req),
+                context={REQUEST_STARTED: started},
+            )
+            response = self.app.dispatch(request)  # returns once the listener has acknowledged
+            send_response(client, req, response, time.time())
+            request_done(services, req.payload, response.status, started, request.context.get(REQUEST_ID))
+
+    return ObservedSocketModeHandler(app, app_token)
 
 
 def run_http(app: App, services: Services, *, port: int, workers: int, say: Say) -> int:
@@ -50,16 +79,41 @@ def run_http(app: App, services: Services, *, port: int, workers: int, say: Say)
 
     from bot.transport.http import build_asgi
 
-    say(f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz), {workers} worker(s)")
-    # Several workers: each process builds its own app from the environment; they share the registry.
-    target = "bot.transport.http:create_asgi" if workers > 1 else build_asgi(app, services)
-    uvicorn.run(
-        target,
-        factory=workers > 1,
-        workers=workers,
-        host="0.0.0.0",
-        port=port,
-        log_level="warning",
-        access_log=False,
+    say(
+        f"Listening on http://0.0.0.0:{port}/slack/events (health: /healthz, metrics: /metrics), {workers} worker(s)"
     )
+    # Several workers: each process builds its own app from the environment; they share the registry.
+    with metrics_shared_by(workers):
+        target = "bot.transport.http:create_asgi" if workers > 1 else build_asgi(app, services)
+        uvicorn.run(
+            target,
+            factory=workers > 1,
+            workers=workers,
+            host="0.0.0.0",
+            port=port,
+            log_level="warning",
+            log_config=None,  # uvicorn's lines go through the root logger: one format (bot.transport.logs)
+            access_log=False,
+        )
     return 0
+
+
+@contextmanager
+def metrics_shared_by(workers: int) -> Iterator[None]:
+    """For several workers, a directory where each writes its metrics and /metrics reads them all
+    (prometheus_client's multi-process mode): PROMETHEUS_MULTIPROC_DIR if set, else one made for
+    this run and removed after it. Set before the workers start, so they import prometheus_client
+    with it."""
+    if workers <= 1:
+        yield
+        return
+    given = multiprocess_dir()
+    directory = given or Path(tempfile.mkdtemp(prefix="lifeboat-metrics-"))
+    prepare_multiprocess_dir(directory)
+    os.environ[MULTIPROC_ENV] = str(directory)
+    try:
+        yield
+    finally:
+        if given is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+            shutil.rmtree(directory, ignore_errors=True)

@@ -317,14 +317,17 @@ def map_distinct(values: Any, func: Callable[[Any], Any]) -> np.ndarray:
     return table[codes]
 
 
-def _frame_sex(raw: object) -> str:
+def sex_label(raw: object) -> str | None:
+    """A file's sex cell -> 'female'/'male'; a blank means unknown; anything else is kept, and
+    refused by invalid_rows."""
     text = str(raw).strip().lower()
-    return normalize_sex(text) or text  # anything else is kept, and refused by invalid_rows
+    return normalize_sex(text) or text or None
 
 
-def _frame_port(raw: object) -> str | None:
+def port_label(raw: object) -> str | None:
+    """A file's port cell -> its letter ('Southampton' -> 'S'); a blank means unknown."""
     text = str(raw).strip().upper()
-    return text[:1] or None  # 'Southampton' -> 'S'; a blank means unknown
+    return text[:1] or None
 
 
 def columns_from_frame(frame: Any) -> Columns:
@@ -349,12 +352,12 @@ def columns_from_frame(frame: Any) -> Columns:
 
     return {
         "pclass": numbers("pclass"),
-        "sex": labels("sex", _frame_sex),
+        "sex": labels("sex", sex_label),
         "age": numbers("age"),
         "sibsp": numbers("sibsp"),
         "parch": numbers("parch"),
         "fare": numbers("fare"),
-        "embarked": labels("embarked", _frame_port),
+        "embarked": labels("embarked", port_label),
         "title": labels("title", normalize_title)
         if "title" in frame.columns
         else labels("name", title_from_name),

@@ -63,7 +63,10 @@ def normalize_title(raw: object) -> str | None:
     return _TITLE_ALIASES.get(key)
 
 
-_NAME_TITLE = re.compile(r",\s*([^.]+)\.")
+# The title of a passenger-list name: 'Braund, Mr. Owen Harris' -> 'Mr' (batch scoring runs the
+# same pattern over a file's distinct names at once).
+NAME_TITLE_PATTERN = r",\s*([^.]+)\."
+_NAME_TITLE = re.compile(NAME_TITLE_PATTERN)
 
 
 def title_from_name(name: object) -> str | None:

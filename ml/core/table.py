@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,8 @@ LEAKY_COLUMNS = ("boat", "body", "alive")
 FEATURE_SOURCE_COLUMNS = ("pclass", "sex", "age", "sibsp", "parch", "fare", "embarked")
 NUMERIC_SOURCE_COLUMNS = ("pclass", "age", "sibsp", "parch", "fare")
 TARGET = "survived"
+# seaborn's `class` column (canonical name pclass_name), read as the class number.
+CLASS_WORDS = {"first": 1, "second": 2, "third": 3}
 
 # Header spellings seen in the wild (Kaggle, Snowflake upper case, titanic3, seaborn) -> canonical.
 _ALIASES = {
@@ -65,17 +68,12 @@ def _canonical_columns(frame: pd.DataFrame) -> pd.DataFrame:
     # A shallow copy with new labels: DataFrame.rename copies (and consolidates) every column,
     # 0.45 s for a million rows, and nothing below writes into a column in place.
     renamed = frame.copy(deep=False)
-    renamed.columns = pd.Index([canonical_name(c) for c in frame.columns])
-    if renamed.columns.duplicated().any():
-        dupes = sorted(set(renamed.columns[renamed.columns.duplicated()]))
-        raise DataError(f"columns appear twice after normalising names: {', '.join(dupes)}")
+    renamed.columns = pd.Index(canonical_names(frame.columns))
     leaky = [c for c in LEAKY_COLUMNS if c in renamed.columns]
     if leaky:
         renamed = renamed.drop(columns=leaky)
     if "pclass" not in renamed.columns and "pclass_name" in renamed.columns:
-        renamed["pclass"] = (
-            renamed["pclass_name"].astype(str).str.lower().map({"first": 1, "second": 2, "third": 3})
-        )
+        renamed["pclass"] = renamed["pclass_name"].astype(str).str.lower().map(CLASS_WORDS)
     return renamed
 
 
@@ -84,10 +82,33 @@ def _require_columns(renamed: pd.DataFrame, original: pd.DataFrame, require_targ
     essential = [TARGET, *FEATURE_SOURCE_COLUMNS] if require_target else ["pclass", "sex"]
     missing = [c for c in essential if c not in renamed.columns]
     if missing:
-        found = _names(original.columns)
-        raise DataError(
-            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {found})"
-        )
+        raise missing_columns(missing, original.columns)
+
+
+def canonical_names(columns: Iterable[object]) -> list[str]:
+    """Each column's canonical name; refuses names that clash once normalised."""
+    names = [canonical_name(c) for c in columns]
+    dupes = sorted(name for name, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise DataError(f"columns appear twice after normalising names: {', '.join(dupes)}")
+    return names
+
+
+def require_scoring_columns(columns: Sequence[object]) -> list[str]:
+    """The canonical names of a file to score, which needs the class (or seaborn's `class`) and sex."""
+    names = canonical_names(columns)
+    missing = [
+        c for c in ("pclass", "sex") if c not in names and not (c == "pclass" and "pclass_name" in names)
+    ]
+    if missing:
+        raise missing_columns(missing, columns)
+    return names
+
+
+def missing_columns(missing: list[str], found: Any) -> DataError:
+    return DataError(
+        f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {_names(found)})"
+    )
 
 
 def _target(column: pd.Series) -> pd.Series:

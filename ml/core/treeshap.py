@@ -89,6 +89,13 @@ class TreeExplainer:
             step_bit=1 << np.arange(depth),
         )
 
+    def split_points(self) -> dict[int, np.ndarray]:
+        """Per feature that some split tests, its split values, sorted (float32, as xgboost compares)."""
+        real = np.isfinite(self.step_threshold)  # padding steps hold +inf
+        features = self.step_feature[real]
+        thresholds = self.step_threshold[real]
+        return {int(f): np.unique(thresholds[features == f]) for f in np.unique(features)}
+
     def contributions(self, row: np.ndarray) -> np.ndarray:
         """SHAP values of one encoded row (n_features values) and the bias last, laid out like
         xgboost's `pred_contribs`; they add up to the row's margin."""

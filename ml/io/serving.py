@@ -33,9 +33,18 @@ class PassengerScorer(Protocol):
 
     def model_card(self) -> ModelVersion: ...
 
+    def current(self) -> Serving:
+        """The version being served and its model, held in process (files are scored with it)."""
+        ...
+
     def status(self) -> dict[str, Any]:
         """Which scoring path answers (`path`: local, warehouse or fallback) and how many answers
         fell back to the local copy (`fallbacks`), for /healthz and the model card."""
+        ...
+
+    def scoring_paths(self) -> dict[str, int]:
+        """Passengers scored so far in this process, by path (local, warehouse, fallback): the
+        bot's metrics."""
         ...
 
 
@@ -61,6 +70,8 @@ class Scorer:
         self._serving: Serving | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._scored = 0
+        self._count_lock = threading.Lock()
 
     def _load(self) -> Serving:
         token = self.registry.default_token()
@@ -104,10 +115,22 @@ class Scorer:
 
     def predict(self, passenger: Passenger) -> Prediction:
         serving = self.current()
-        return serving.model.explain(passenger, version=serving.version)
+        prediction = serving.model.explain(passenger, version=serving.version)
+        self._count(1)
+        return prediction
 
     def score_frame(self, frame: Any) -> np.ndarray:
-        return self.current().model.predict_frame(frame)
+        probabilities = self.current().model.predict_frame(frame)
+        self._count(len(probabilities))
+        return probabilities
+
+    def _count(self, passengers: int) -> None:
+        with self._count_lock:
+            self._scored += passengers
+
+    def scoring_paths(self) -> dict[str, int]:
+        with self._count_lock:
+            return {"local": self._scored}
 
     def model_card(self) -> ModelVersion:
         return self.registry.get_version(self.current().version)

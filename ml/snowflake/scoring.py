@@ -124,19 +124,25 @@ class WarehouseScorer:
             return None
 
     def _failed(self, version: str, exc: BaseException) -> str:
+        """Remember a failure; logged only when the answer falls back (else the caller raises it)."""
         message = str(exc) or type(exc).__name__
         with self._lock:
             self._last_error = message
             if is_permanent(exc):
-                if version not in self._off:
+                if version not in self._off and self.fallback:
                     log.error("%s cannot be scored in the warehouse; answering locally: %s", version, message)
                 self._off[version] = message
             else:
                 self._failures += 1
                 if self._failures >= self.failures_to_pause:
                     self._paused_until = self.clock() + self.pause_seconds
-                log.warning("warehouse scoring failed (%d in a row): %s", self._failures, message)
+                if self.fallback:
+                    log.warning("warehouse scoring failed (%d in a row): %s", self._failures, message)
         return message
+
+    def scoring_paths(self) -> dict[str, int]:
+        with self._lock:
+            return {"warehouse": self.answers - self.fallbacks, "fallback": self.fallbacks}
 
     def _count(self, version: str, path: str) -> None:
         with self._lock:

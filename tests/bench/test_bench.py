@@ -11,7 +11,7 @@ from bench.quality_bench import meets
 
 
 def test_every_bench_module_is_found() -> None:
-    assert modules() == ["bot_bench", "ml_bench", "quality_bench", "retrain_bench"]
+    assert modules() == ["batch_bench", "bot_bench", "ml_bench", "quality_bench", "retrain_bench"]
 
 
 def test_names_may_leave_off_the_suffix() -> None:
