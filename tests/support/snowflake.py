@@ -12,14 +12,12 @@ import pandas as pd
 from snowflake.snowpark import Session
 
 from ml.config import MLSettings
-from ml.core.training import TrainConfig
 from ml.snowflake.errors import SnowflakeUnavailable
 from ml.snowflake.model import TitanicSurvivalModel, model_context, signatures
 from ml.snowflake.registry import StoredVersion, VersionExistsError
 
 SETTINGS = MLSettings(backend="snowflake")
 TABLE = "LIFEBOAT.PUBLIC.TITANIC_DATA"
-TINY = TrainConfig(candidates=2, search_folds=2, search_repeats=1, cv_folds=2, cv_repeats=1)
 
 
 class Unclosable:
