@@ -1,6 +1,10 @@
 """The trained survival model: feature spec + xgboost booster, with predict and explain.
 
-Artifacts are xgboost's own UBJSON for the booster and JSON for the rest: safe to load (no pickle).
+A version may also carry the bootstrap members behind each answer's range (ml.core.interval) and
+the evidence table of the rows it learnt from (ml.core.evidence); versions saved before either
+existed load and answer without them.
+
+Artifacts are xgboost's own UBJSON for the boosters and JSON for the rest: safe to load (no pickle).
 """
 
 from __future__ import annotations
@@ -14,22 +18,33 @@ from typing import Any, Literal
 import numpy as np
 import xgboost as xgb
 
+from ml.core.evidence import Evidence, EvidenceTable
 from ml.core.features import (
     Columns,
     FeatureSpec,
     assumptions,
     columns_from_frame,
     columns_from_passengers,
+    credited_reasons,
+    fold_reasons,
     invalid_rows,
     reason_contributions,
 )
-from ml.core.passenger import CLASS_NAMES, PORTS, Passenger
+from ml.core.interval import Uncertainty, kind_words, kinds
+from ml.core.passenger import CHILD_AGE, CLASS_NAMES, PORTS, Passenger
 from ml.core.treeshap import TreeExplainer
 
 BOOSTER_FILE = "booster.ubj"
 PARALLEL_ROWS = 10_000  # from this many rows a batch is scored on every core
 SPEC_FILE = "features.json"
-MODEL_FILES = (BOOSTER_FILE, SPEC_FILE)
+MODEL_FILES = (BOOSTER_FILE, SPEC_FILE)  # every version has these
+MEMBERS_FILE = "members.ubj"  # the bootstrap members behind an answer's range
+EVIDENCE_FILE = "evidence.json"  # the training rows behind "people like you"
+OPTIONAL_FILES = (MEMBERS_FILE, EVIDENCE_FILE)  # versions saved before them have neither
+ALL_FILES = (*MODEL_FILES, *OPTIONAL_FILES)
+# Fewer training passengers of the asker's kind than this, and the answer says its range is wide
+# because the records hold few people like them.
+FEW_LIKE_YOU = 30
 
 
 class InvalidRowsError(ValueError):
@@ -56,6 +71,35 @@ class Reason:
 
 
 @dataclass(frozen=True, slots=True)
+class Likely:
+    """The likely (about 80%) range of the probability, and how many like the asker it rests on."""
+
+    low: float
+    high: float
+    like_you: int  # training passengers of the asker's kind (sex × class × child × alone)
+    kind: str  # that kind in words: '3rd class, male, under 13, alone'
+
+    @property
+    def few_like_you(self) -> bool:
+        return self.like_you < FEW_LIKE_YOU
+
+    @property
+    def text(self) -> str:
+        """'48–74%'"""
+        return f"{round(self.low * 100)}–{round(self.high * 100)}%"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "low": round(self.low, 6),
+            "high": round(self.high, 6),
+            "text": self.text,
+            "like_you": self.like_you,
+            "kind": self.kind,
+            "few_like_you": self.few_like_you,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     probability: float
     reasons: tuple[Reason, ...]  # every attribute, largest effect first
@@ -63,10 +107,18 @@ class Prediction:
     baseline_logit: float  # the model's average log-odds; baseline + sum(reasons) = logit(probability)
     passenger: Passenger  # as completed by imputation
     version: str | None = None
+    likely: Likely | None = None  # None for versions saved without members
+    evidence: Evidence | None = None  # None for versions saved without their training rows
 
     @property
     def percent(self) -> int:
         return round(self.probability * 100)
+
+    @property
+    def headline(self) -> str:
+        """'62% (likely 48–74%)'"""
+        likely = f" (likely {self.likely.text})" if self.likely else ""
+        return f"{self.percent}%{likely}"
 
     @property
     def verdict(self) -> str:
@@ -94,6 +146,8 @@ class Prediction:
             "baseline_logit": round(self.baseline_logit, 6),
             "passenger": self.passenger.to_dict(),
             "version": self.version,
+            "likely": None if self.likely is None else self.likely.to_dict(),
+            "evidence": None if self.evidence is None else self.evidence.to_dict(),
         }
 
 
@@ -117,7 +171,10 @@ def _reason_text(attribute: str, completed: Passenger) -> str:
         case "pclass":
             return f"Travelling {CLASS_NAMES[int(completed.pclass or 3)]}"
         case "sex":
-            return "Being a woman" if completed.sex == "female" else "Being a man"
+            child = completed.age is not None and completed.age < CHILD_AGE
+            if completed.sex == "female":
+                return "Being a girl" if child else "Being a woman"
+            return "Being a boy" if child else "Being a man"
         case "age":
             return f"Age {completed.age:g}"
         case "family":
@@ -146,10 +203,20 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class SurvivalModel:
     """Feature spec + booster. `predict_proba` is the single scoring path for one row or millions."""
 
-    def __init__(self, booster: xgb.Booster, spec: FeatureSpec, params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        booster: xgb.Booster,
+        spec: FeatureSpec,
+        params: dict[str, Any] | None = None,
+        *,
+        uncertainty: Uncertainty | None = None,
+        evidence: EvidenceTable | None = None,
+    ) -> None:
         self.booster = booster
         self.spec = spec
         self.params = dict(params or {})
+        self.uncertainty = uncertainty
+        self.evidence = evidence
         self._explainer: TreeExplainer | Literal[False] | None = None  # built by prepare()
         # One row is fastest on one thread; large batches set their own thread count.
         self.booster.set_param({"nthread": 1})
@@ -205,23 +272,15 @@ class SurvivalModel:
         return self.predict_proba(columns)
 
     def explain(self, passenger: Passenger, version: str | None = None) -> Prediction:
-        """Probability + per-attribute SHAP reasons + what was assumed, for one valid passenger."""
+        """Probability, its likely range, per-attribute SHAP reasons, what was assumed, and the
+        records most like the passenger, for one valid passenger."""
         passenger.validate(require=Passenger.REQUIRED)
         columns = columns_from_passengers([passenger])
         completed_columns, filled = self.spec.impute(columns)
         matrix = self.spec.encode(completed_columns)
-        probability = float(_sigmoid(self._margin(matrix))[0])
+        margin = self._margin(matrix)
         contribs = self.contributions(matrix)
-        completed = Passenger(
-            pclass=int(completed_columns["pclass"][0]),
-            sex=str(completed_columns["sex"][0]),
-            age=float(completed_columns["age"][0]),
-            sibsp=int(completed_columns["sibsp"][0]),
-            parch=int(completed_columns["parch"][0]),
-            fare=float(completed_columns["fare"][0]),
-            embarked=str(completed_columns["embarked"][0]),
-            title=str(completed_columns["title"][0]),
-        )
+        completed = _completed_passenger(completed_columns)
         reasons = sorted(
             (
                 Reason(
@@ -230,34 +289,82 @@ class SurvivalModel:
                     + (" (assumed)" if _assumed(attribute, filled) else ""),
                     value,
                 )
-                for attribute, value in reason_contributions(self.spec.feature_names, contribs[:-1])
+                for attribute, value in fold_reasons(
+                    reason_contributions(self.spec.feature_names, contribs[:-1]), credited_reasons(filled)
+                ).items()
             ),
             key=lambda r: -abs(r.logit),
         )
         return Prediction(
-            probability=probability,
+            probability=float(_sigmoid(margin)[0]),
             reasons=tuple(reasons),
             assumptions=tuple(assumptions(completed_columns, filled)),
             baseline_logit=float(contribs[-1]),
             passenger=completed,
             version=version,
+            likely=self._likely(matrix, margin, family_known=not (filled["sibsp"][0] and filled["parch"][0])),
+            evidence=None if self.evidence is None else self.evidence.like(passenger),
         )
+
+    def _likely(self, matrix: np.ndarray, margin: np.ndarray, *, family_known: bool) -> Likely | None:
+        if self.uncertainty is None:
+            return None
+        kind = kinds(matrix, self.spec.feature_names)
+        like_you = self.uncertainty.like_you(kind, np.array([family_known]))
+        low, high = self.uncertainty.range(matrix, margin, like_you)
+        return Likely(float(low[0]), float(high[0]), int(like_you[0]), kind_words(int(kind[0]), family_known))
 
     # -- serialisation (files are ml.io.artifacts' business) -----------------------------------
     def to_parts(self) -> dict[str, bytes]:
         """The model as named byte strings: xgboost's own UBJSON and plain JSON (never pickle)."""
-        payload = {"spec": self.spec.to_json(), "params": self.params}
-        return {
-            BOOSTER_FILE: bytes(self.booster.save_raw("ubj")),
-            SPEC_FILE: json.dumps(payload, indent=2, sort_keys=True).encode(),
-        }
+        payload: dict[str, Any] = {"spec": self.spec.to_json(), "params": self.params}
+        parts = {BOOSTER_FILE: bytes(self.booster.save_raw("ubj"))}
+        if self.uncertainty is not None:
+            payload["interval"] = self.uncertainty.to_json()
+            parts[MEMBERS_FILE] = bytes(self.uncertainty.members.save_raw("ubj"))
+        if self.evidence is not None:
+            parts[EVIDENCE_FILE] = json.dumps(self.evidence.to_json(), separators=(",", ":")).encode()
+        parts[SPEC_FILE] = json.dumps(payload, indent=2, sort_keys=True).encode()
+        return parts
 
     @classmethod
     def from_parts(cls, parts: Mapping[str, bytes]) -> SurvivalModel:
+        """A model from `to_parts`' byte strings; the members and evidence only when present."""
         payload = json.loads(parts[SPEC_FILE])
-        booster = xgb.Booster()
-        booster.load_model(bytearray(parts[BOOSTER_FILE]))
-        return cls(booster, FeatureSpec.from_json(payload["spec"]), payload.get("params", {}))
+        uncertainty = None
+        if MEMBERS_FILE in parts and "interval" in payload:
+            uncertainty = Uncertainty.from_json(payload["interval"], _booster(parts[MEMBERS_FILE]))
+        evidence = (
+            EvidenceTable.from_json(json.loads(parts[EVIDENCE_FILE])) if EVIDENCE_FILE in parts else None
+        )
+        return cls(
+            _booster(parts[BOOSTER_FILE]),
+            FeatureSpec.from_json(payload["spec"]),
+            payload.get("params", {}),
+            uncertainty=uncertainty,
+            evidence=evidence,
+        )
 
 
-__all__ = ["MODEL_FILES", "InvalidRowsError", "Prediction", "Reason", "SurvivalModel"]
+def _booster(raw: bytes) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def _completed_passenger(completed: Columns) -> Passenger:
+    """Row 0 of completed columns as a Passenger (every field known, as the model saw it)."""
+    return Passenger(
+        pclass=int(completed["pclass"][0]),
+        sex=str(completed["sex"][0]),
+        age=float(completed["age"][0]),
+        sibsp=int(completed["sibsp"][0]),
+        parch=int(completed["parch"][0]),
+        fare=float(completed["fare"][0]),
+        embarked=str(completed["embarked"][0]),
+        title=str(completed["title"][0]),
+    )
+
+
+__all__ = ["ALL_FILES", "MODEL_FILES", "InvalidRowsError", "Likely", "Prediction", "Reason", "SurvivalModel"]

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ml.core.model import BOOSTER_FILE, MODEL_FILES, SurvivalModel
-from ml.io.artifacts import has_model_files, hash_files, load_model, save_model
+from ml.io.artifacts import has_model_files, hash_files, load_model, model_files, save_model
 from ml.io.local_registry import now_iso
 from ml.io.registry import (
     AuditEvent,
@@ -94,7 +94,8 @@ class ModelStore(Protocol):
 
 
 def find_model_files(root: Path) -> Path:
-    """The directory holding booster.ubj and features.json somewhere under an exported version."""
+    """The directory holding booster.ubj and features.json (and the optional members.ubj and
+    evidence.json beside them) somewhere under an exported version."""
     found = [p.parent for p in root.rglob(BOOSTER_FILE) if has_model_files(p.parent)]
     if len(found) != 1:
         raise RegistryError(
@@ -398,7 +399,7 @@ class SnowflakeRegistry(ModelRegistry):
                 raise RegistryError(f"the files of {self.model_name} {name} are damaged (checksum mismatch)")
             staged = Path(tmp) / "files"
             staged.mkdir()
-            for file_name in MODEL_FILES:
+            for file_name in model_files(files):  # the members and evidence too, when it has them
                 shutil.copyfile(files / file_name, staged / file_name)
             if directory.exists():
                 shutil.rmtree(directory)
