@@ -40,7 +40,7 @@ def prediction_reply(services: Services, passenger: Passenger, *, shared_by: str
         log.warning("model unavailable: %s", exc)
         return Reply("The model is unavailable right now.", blocks.unavailable_blocks())
     return Reply(
-        f"{prediction.percent}% chance of survival. {prediction.verdict}",
+        blocks.answer_text(prediction),
         blocks.prediction_blocks(prediction, passenger, model_name=services.model_name, shared_by=shared_by),
     )
 

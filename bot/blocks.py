@@ -6,7 +6,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ml.core.model import Prediction, Reason
+from ml.core.evidence import Evidence
+from ml.core.model import Likely, Prediction, Reason
 from ml.core.passenger import CLASS_NAMES, PORTS, SEXES, TITLES, Passenger
 from ml.io.registry import ModelVersion
 
@@ -78,24 +79,49 @@ def decode_passenger(value: str) -> Passenger:
     return Passenger.create(**json.loads(value))
 
 
+def answer_text(prediction: Prediction) -> str:
+    """The answer in one line: '62% (likely 48–74%) chance of survival. You would probably ...'"""
+    return f"{prediction.headline} chance of survival. {prediction.verdict}"
+
+
+def few_like_you_line(likely: Likely) -> str:
+    return (
+        f":warning: The records hold only {likely.like_you} passenger{'' if likely.like_you == 1 else 's'}"
+        f" like you ({likely.kind}), so this is uncertain: the likely range is wide."
+    )
+
+
+def evidence_blocks(evidence: Evidence) -> list[Block]:
+    """People like you: how many of the records most like the asker survived, and up to three of them."""
+    out = [section("*People like you*\n" + _escape(evidence.sentence()))]
+    if evidence.examples:
+        out.append(context("In the records: " + " · ".join(_escape(e.text()) for e in evidence.examples)))
+    return out
+
+
 def prediction_blocks(
     prediction: Prediction, said: Passenger, *, model_name: str, shared_by: str | None = None
 ) -> list[Block]:
-    """The answer to /survive: probability, verdict, reasons as bars, assumptions, model version."""
+    """The answer to /survive: probability and its likely range, verdict, reasons as bars, the people
+    in the records most like the asker, assumptions, model version."""
     emoji = ":large_green_circle:" if prediction.probability >= 0.5 else ":red_circle:"
-    headline = f"{emoji} *{prediction.percent}% chance of survival.* {prediction.verdict}"
+    headline = f"{emoji} *{prediction.headline} chance of survival.* {prediction.verdict}"
     if shared_by:
         headline = f"<@{shared_by}> asked the Titanic model.\n{headline}"
-    blocks: list[Block] = [
-        section(headline),
-        context(f"_{prediction.passenger.describe()}_"),
-        section("*Why*\n" + reason_lines(prediction.top_reasons(4))),
-    ]
+    blocks: list[Block] = [section(headline), context(f"_{prediction.passenger.describe()}_")]
+    if prediction.likely is not None and prediction.likely.few_like_you:
+        blocks.append(context(few_like_you_line(prediction.likely)))
+    blocks.append(section("*Why*\n" + reason_lines(prediction.top_reasons(4))))
+    if prediction.evidence is not None:
+        blocks += evidence_blocks(prediction.evidence)
     if prediction.assumptions:
         blocks.append(context(":information_source: Assumed: " + ", ".join(prediction.assumptions)))
+    likely = " · “likely”: about 4 times in 5 the truth is in that range" if prediction.likely else ""
     blocks.append(
         # No data size here: a retrained version may have learnt from another passenger list.
-        context(f"Model {model_name} {prediction.version} · an estimate from the Titanic's passenger records")
+        context(
+            f"Model {model_name} {prediction.version} · an estimate from the Titanic's passenger records{likely}"
+        )
     )
     if shared_by is None:
         value = encode_passenger(said)
@@ -180,10 +206,24 @@ def failure_blocks() -> list[Block]:
 
 
 def _metric_line(metrics: Mapping[str, float], prefix: str) -> str:
-    names = (("accuracy", "accuracy"), ("roc_auc", "ROC AUC"), ("brier", "Brier"), ("log_loss", "log loss"))
+    names = (
+        ("accuracy", "accuracy"),
+        ("roc_auc", "ROC AUC"),
+        ("brier", "Brier"),
+        ("log_loss", "log loss"),
+        ("ece", "ECE"),
+    )
     return " · ".join(
         f"{label} {metrics[prefix + key]:.3f}" for key, label in names if prefix + key in metrics
     )
+
+
+def _quality(metrics: Mapping[str, float], side: str) -> str:
+    """The version's figures on one side (cv or holdout), and the 12-number table's beside them when
+    the version recorded them (versions from before issue 10 did not)."""
+    line = _metric_line(metrics, f"{side}_")
+    table = _metric_line(metrics, f"{side}_table_")
+    return f"model: {line}\n12-number table: {table}" if table else line
 
 
 def _trees(params: Mapping[str, Any]) -> str:
@@ -191,7 +231,13 @@ def _trees(params: Mapping[str, Any]) -> str:
 
 
 def model_line(params: Mapping[str, Any]) -> str:
-    """What kind of model a version is, from its recorded parameters (old versions: one set)."""
+    """What kind of model a version is, from its recorded parameters (old versions: a blend or one set)."""
+    if params.get("recipe") == "table-boosted":
+        return (
+            "XGBoost boosted from the 12-number table (sex × class × child): "
+            f"{params.get('num_round', '?')} trees of depth ≤ {params.get('max_depth', '?')}, η {params.get('eta', '?')}"
+            f"; ranges from {params.get('members', '?')} bootstrap members"
+        )
     members = params.get("blend")
     if isinstance(members, list) and members:
         if len(members) == 1:
@@ -203,19 +249,22 @@ def model_line(params: Mapping[str, Any]) -> str:
 
 def model_card_blocks(version: ModelVersion, *, backend: str) -> list[Block]:
     info = version.info
+    twin = "holdout" in info  # fitted on all rows; holdout figures from a twin
+    held = f"{info.get('n_holdout', '?')} held out{' from its twin' if twin else ''}"
     fields = [
         _text(f"*Version*\n{version.model_name} {version.version} (default)"),
         _text(f"*Trained*\n{version.created_at.replace('T', ' ')[:16]} UTC by {_escape(version.created_by)}"),
-        _text(f"*Data*\n{info.get('n_rows', '?')} passengers ({info.get('n_holdout', '?')} held out)"),
+        _text(f"*Data*\n{info.get('n_rows', '?')} passengers ({held})"),
         _text(f"*Registry*\n{backend}"),
     ]
+    holdout_note = " (a twin fitted without these rows; too few rows to steer by)" if twin else ""
     blocks: list[Block] = [
         {"type": "header", "text": _plain("Model card")},
         {"type": "section", "fields": fields},
-        section(f"*Frozen holdout*\n{_metric_line(version.metrics, 'holdout_')}"),
         section(
-            f"*Cross-validation* ({info.get('cv', 'repeated k-fold')})\n{_metric_line(version.metrics, 'cv_')}"
+            f"*Cross-validation* ({info.get('cv', 'repeated k-fold')})\n{_quality(version.metrics, 'cv')}"
         ),
+        section(f"*Frozen holdout*{holdout_note}\n{_quality(version.metrics, 'holdout')}"),
     ]
     if version.comment:
         blocks.append(context(_escape(version.comment)))
@@ -309,11 +358,27 @@ def survive_modal(channel_id: str, initial: Passenger | None = None) -> dict[str
                 "For your whole ticket (one ticket covered a family). If empty: what your class typically paid, per person.",
             ),
             _input("title", "Title", _select("Optional", title_options, p.title)),
+            _input(
+                "child",
+                "Child",
+                _child_box(p.child),
+                "Tick if you are under 13 and would rather not say your age.",
+            ),
         ],
     }
 
 
-FORM_FIELDS = ("pclass", "sex", "age", "sibsp", "parch", "embarked", "fare", "title")
+CHILD_OPTION = {"text": _plain("A child (under 13)"), "value": "yes"}
+
+
+def _child_box(child: bool | None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "checkboxes", "options": [CHILD_OPTION]}
+    if child:
+        element["initial_options"] = [CHILD_OPTION]
+    return element
+
+
+FORM_FIELDS = ("pclass", "sex", "age", "sibsp", "parch", "embarked", "fare", "title", "child")
 
 
 def form_values(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -322,7 +387,10 @@ def form_values(state_values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
     for name in FORM_FIELDS:
         element = state_values.get(name, {}).get(VALUE, {})
         selected = element.get("selected_option")
-        raw[name] = selected["value"] if selected else element.get("value")
+        if "selected_options" in element:  # checkboxes: ticked or not said
+            raw[name] = "yes" if element["selected_options"] else None
+        else:
+            raw[name] = selected["value"] if selected else element.get("value")
     return raw
 
 

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from bot.local import serve_asgi_in_thread
 from bot.local.playground.server import create_playground
 from ml.config import MLSettings
+from tests.support.models import FAST_ENV
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,12 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The retraining worker process inherits these: the smallest search that still runs every step.
-FAST_TRAINING = {
-    "LIFEBOAT_SEARCH_CANDIDATES": "2",
-    "LIFEBOAT_SEARCH_REPEATS": "1",
-    "LIFEBOAT_CV_REPEATS": "1",
-}
 TIMEOUT_MS = 10_000
 RETRAIN_REGISTERED = importlib.util.find_spec("bot.listeners.commands.retrain") is not None
 
@@ -46,7 +41,7 @@ pytestmark = [
     ),
 ]
 
-ANSWER = re.compile(r"\d+% chance of survival")
+ANSWER = re.compile(r"\d+% \(likely \d+–\d+%\) chance of survival")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +54,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def playground_url(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in FAST_TRAINING.items():
+    for name, value in FAST_ENV.items():
         monkeypatch.setenv(name, value)
     pg = create_playground(MLSettings.from_env(), say=lambda _: None)
     try:
