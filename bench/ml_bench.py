@@ -1,4 +1,5 @@
-"""ML core benchmarks: single-passenger latency, 1M-row batch scoring, local training.
+"""ML core benchmarks: single-passenger latency (probability, likely range, reasons and people like
+you), 1M-row batch scoring, local training.
 
 Run alone with `python -m bench.ml_bench` or with every other bench module via `python -m bench`.
 `main()` returns one dict per measurement (name, value, unit, target, ok, detail) and prints them.
@@ -31,7 +32,10 @@ from ml.jobs.train import train_and_register
 
 SINGLE_CALLS = 5_000
 BATCH_ROWS = 1_000_000
-SINGLE_P50_TARGET_MS = 0.5
+# An answer is two booster calls since issue 10: the point (~150 trees) and the 50 bootstrap members
+# behind its range (~3,000 trees, one multi-output call), plus counting the people like the asker:
+# about twice the single booster call it was (0.5 ms target then).
+SINGLE_P50_TARGET_MS = 1.0
 BATCH_RATIO_TARGET = 2.0
 TRAIN_TARGET_S = 10.0
 
@@ -47,18 +51,18 @@ PEOPLE = (
 
 
 def bench_train(home: Path) -> tuple[LocalRegistry, dict[str, Any]]:
-    """Search + repeated CV + final fit + register, with the default recipe."""
+    """Nested CV + holdout twin + final fit with its members + register, with the default recipe."""
     registry = LocalRegistry(home)
     started, cpu = time.perf_counter(), time.process_time()
     trained = train_and_register(registry, actor="bench", comment="bench", config=TrainConfig())
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    cv = trained.result.cv_metrics
+    cv, table = trained.result.cv_metrics, trained.result.cv_table_metrics
     detail = (
-        f"cpu {cpu:.2f} s; {trained.version.version} cv accuracy {cv['accuracy']:.3f},"
-        f" auc {cv['roc_auc']:.3f}, brier {cv['brier']:.3f}, ece {cv['ece']:.3f}"
+        f"cpu {cpu:.2f} s; {trained.version.version} {trained.version.info['cv']}: log loss {cv['log_loss']:.3f}"
+        f" (12-number table {table['log_loss']:.3f}), brier {cv['brier']:.3f}, ece {cv['ece']:.3f}"
     )
     return registry, row(
-        "train: search + CV + register (default TrainConfig)",
+        "train: nested CV + holdout twin + fit with 50 members + register (default TrainConfig)",
         round(seconds, 2),
         "s",
         f"≤ {TRAIN_TARGET_S:g} s",
@@ -68,7 +72,8 @@ def bench_train(home: Path) -> tuple[LocalRegistry, dict[str, Any]]:
 
 
 def bench_single(registry: LocalRegistry, calls: int = SINGLE_CALLS) -> list[dict[str, Any]]:
-    """Scorer.predict (probability + SHAP reasons + assumptions) for one passenger, in process."""
+    """Scorer.predict (probability + likely range + SHAP reasons + assumptions + people like you)
+    for one passenger, in process."""
     scorer = Scorer(registry, refresh_seconds=3600.0)
     for person in PEOPLE:  # load the model and warm up
         scorer.predict(person)
