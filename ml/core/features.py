@@ -177,13 +177,10 @@ class FeatureSpec:
         """Fill unknown values; returns the completed columns and, per attribute, which rows were filled
         (and `child_age`: which ages were a child's, from "a boy" or "a girl")."""
         filled: dict[str, np.ndarray] = {}
-        out = dict(columns)
         age_missing = ~np.isfinite(columns["age"])
         # A child's age first, so the title inferred from it is a child's too ("Master", "Miss").
         filled["child_age"] = age_missing & _said_child(columns)
-        if filled["child_age"].any():
-            child_age = self.child_age if self.child_age is not None else self.age_by_title["Master"]
-            out["age"] = np.where(filled["child_age"], child_age, columns["age"])
+        out = self.with_child_ages(columns)
         out["title"] = _complete_titles(out)
         filled["title"] = columns["title"] == None  # noqa: E711
         by_title = ~np.isfinite(out["age"])
@@ -217,6 +214,15 @@ class FeatureSpec:
                 np.isfinite(cap), np.minimum(out["party_size"], cap), out["party_size"]
             )
         return out, filled
+
+    def with_child_ages(self, columns: Columns) -> Columns:
+        """`columns` with the unknown age of everyone described as a child ("a boy") filled in: the
+        only value that cannot be sent to a passenger-list-shaped input (the warehouse model's)."""
+        children = ~np.isfinite(columns["age"]) & _said_child(columns)
+        if not children.any():
+            return dict(columns)
+        child_age = self.child_age if self.child_age is not None else self.age_by_title["Master"]
+        return {**columns, "age": np.where(children, child_age, columns["age"])}
 
     def encode(self, completed: Columns) -> np.ndarray:
         """Completed columns -> the model's float32 matrix, columns in `feature_names` order."""

@@ -56,7 +56,9 @@ def _quantile(rows: np.ndarray, q: float) -> np.ndarray:
     position = q * (rows.shape[1] - 1)
     low = int(np.floor(position))
     high = min(low + 1, rows.shape[1] - 1)
-    return np.asarray(ordered[:, low] + (position - low) * (ordered[:, high] - ordered[:, low]), dtype=np.float64)
+    return np.asarray(
+        ordered[:, low] + (position - low) * (ordered[:, high] - ordered[:, low]), dtype=np.float64
+    )
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

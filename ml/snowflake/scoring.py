@@ -66,7 +66,8 @@ class WarehouseScorer:
         from ml.snowflake.model import input_frame
 
         try:
-            inputs = input_frame(columns)
+            # The warehouse model takes a passenger list's columns: a child's age goes as a number.
+            inputs = input_frame(serving.model.spec.with_child_ages(columns))
             return frame_probabilities(self.registry.run_in_warehouse(serving.version, inputs))
         except (RegistryError, SnowflakeUnavailable, StopIteration, ValueError) as exc:
             if not self.fallback:

@@ -302,13 +302,16 @@ def test_the_backend_keeps_runs_beside_the_registry(registry: SnowflakeRegistry)
 def test_warehouse_scorer_matches_the_local_scorer(registry: SnowflakeRegistry, store: FakeStore) -> None:
     log(registry)
     local, warehouse = Scorer(registry), WarehouseScorer(registry, fallback=False)
-    for passenger in PASSENGERS:
+    # "A girl" has no age: the warehouse's inputs have no "child", so her age is sent as a number.
+    people = [*PASSENGERS, Passenger.create(pclass=3, sex="female", child=True)]
+    for passenger in people:
         expected, got = local.predict(passenger), warehouse.predict(passenger)
         assert got.probability == pytest.approx(expected.probability, abs=1e-12)
         assert (got.reasons, got.assumptions, got.version) == (expected.reasons, expected.assumptions, "V1")
+        assert (got.likely, got.evidence) == (expected.likely, expected.evidence)
     frame = load_csv()
     np.testing.assert_allclose(warehouse.score_frame(frame), local.score_frame(frame), rtol=0, atol=1e-12)
-    assert store.runs == len(PASSENGERS) + 1  # one mv.run per passenger, one for the whole frame
+    assert store.runs == len(people) + 1  # one mv.run per passenger, one for the whole frame
     assert warehouse.model_card().version == "V1"
 
 
