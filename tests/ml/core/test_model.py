@@ -143,10 +143,7 @@ def test_an_assumed_value_counts_toward_what_it_was_assumed_from(model: Survival
     "Travelling 3rd class". A 1st-class woman who gave class, sex and age: no "£36 fare (assumed)"."""
     man = model.explain(parse("3rd class man, 30").passenger())
     texts = [r.text for r in man.reasons]
-    assert texts[:2] == ["Being a man", "Travelling 3rd class"] or set(texts[:2]) == {
-        "Being a man",
-        "Travelling 3rd class",
-    }
+    assert set(texts[:2]) == {"Being a man", "Travelling 3rd class"}  # his two strongest reasons
     assert not any("Mr" in t or "fare" in t for t in texts)
     assert "title Mr" in man.assumptions and any(a.startswith("fare £") for a in man.assumptions)
     woman = _reasons(model, "1st class woman, 29")
