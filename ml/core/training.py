@@ -164,11 +164,9 @@ def choose(matrix: np.ndarray, y: np.ndarray, names: tuple[str, ...], config: Tr
     """Inner cross-validation on these rows only: the grid point and number of trees (0 = the table
     alone) with the lowest log loss over the inner folds' validation rows."""
     folds = StratifiedKFold(config.inner_folds, shuffle=True, random_state=config.seed).split(y, y)
-    curves = sum(
-        (len(valid) / len(y)) * _inner_curve(matrix, y, names, (train, valid), config)
-        for train, valid in folds
-    )
-    assert isinstance(curves, np.ndarray)
+    curves = np.zeros((len(config.grid), config.max_rounds + 1))
+    for train, valid in folds:  # weighted by fold size: the log loss over all validation rows
+        curves += (len(valid) / len(y)) * _inner_curve(matrix, y, names, (train, valid), config)
     g, rounds = np.unravel_index(np.argmin(curves), curves.shape)
     depth, weight = config.grid[int(g)]
     tried = tuple(

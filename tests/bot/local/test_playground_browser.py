@@ -133,6 +133,25 @@ def test_the_form_shows_errors_under_the_field_and_stays_open_then_answers(page:
     expect(bot_messages(page, ephemeral=True).filter(has_text=ANSWER)).to_have_count(1)
 
 
+def test_a_child_ticked_in_the_form_is_answered_as_a_boy_with_his_range_and_people_like_him(
+    page: Page,
+) -> None:
+    send(page, "/survive")
+    dialog = page.get_by_role("dialog", name="Would you survive?")
+    field(page, "pclass").locator("select").select_option(label="3rd class")
+    field(page, "sex").get_by_label("Male", exact=True).check()
+    field(page, "child").get_by_label("A child (under 13)").check()
+    dialog.get_by_role("button", name="Tell me").click()
+    expect(dialog).to_have_count(0)
+    answer = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
+    expect(answer).to_have_count(1)
+    expect(answer).to_contain_text("Being a boy")
+    expect(answer).to_contain_text("People like you")
+    expect(answer).to_contain_text("most like you (3rd class, male, under 13), 9 survived")
+    expect(answer).to_contain_text("In the records: ")
+    expect(answer).to_contain_text("age 4 (typical for a child)")
+
+
 def test_cancel_closes_the_form(page: Page) -> None:
     send(page, "/survive")
     dialog = page.get_by_role("dialog", name="Would you survive?")
