@@ -34,9 +34,10 @@ SINGLE_CALLS = 5_000
 BATCH_ROWS = 1_000_000
 # An answer is two booster calls since issue 10: the point (~150 trees) and the 50 bootstrap members
 # behind its range (~3,250 trees in one multi-output call, about two thirds of the answer's time), plus
-# counting the people like the asker. Measured side by side with the previous answer (probability and
-# reasons only, 0.52 ms p50 then against a 0.5 ms target): 1.13 ms, so 1.5 ms now.
-SINGLE_P50_TARGET_MS = 1.5
+# counting the people like the asker; and for someone who gave no family, both over the ~8 families
+# of passengers like them. Measured side by side with the previous answer (probability and reasons
+# only, 0.52 ms p50 then against a 0.5 ms target): ~1.1 ms with a family, ~2.3 ms without, so 2.5 ms.
+SINGLE_P50_TARGET_MS = 2.5
 BATCH_RATIO_TARGET = 2.0
 TRAIN_TARGET_S = 10.0
 
@@ -93,6 +94,13 @@ def bench_single(registry: LocalRegistry, calls: int = SINGLE_CALLS) -> list[dic
     timings /= 1e6
     cpu /= 1e6
     p50, p99 = float(np.percentile(timings, 50)), float(np.percentile(timings, 99))
+    # Someone who gave no family is answered over the families of passengers like them.
+    averaged = np.array(
+        [
+            PEOPLE[i % len(PEOPLE)].sibsp is None and PEOPLE[i % len(PEOPLE)].parch is None
+            for i in range(calls)
+        ]
+    )
     return [
         row(
             "single: Scorer.predict p50",
@@ -100,7 +108,8 @@ def bench_single(registry: LocalRegistry, calls: int = SINGLE_CALLS) -> list[dic
             "ms",
             f"≤ {SINGLE_P50_TARGET_MS:g} ms",
             p50 <= SINGLE_P50_TARGET_MS,
-            f"{calls} calls, min {timings.min():.3f} ms, cpu p50 {np.percentile(cpu, 50):.3f} ms",
+            f"{calls} calls, min {timings.min():.3f} ms, cpu p50 {np.percentile(cpu, 50):.3f} ms; p50 family given"
+            f" {np.percentile(timings[~averaged], 50):.3f} ms, not given {np.percentile(timings[averaged], 50):.3f} ms",
         ),
         row(
             "single: Scorer.predict p99",

@@ -33,8 +33,13 @@ Z80 = 1.2816  # the 90th percentile of a standard normal: a central 80% range is
 
 
 def kinds(matrix: np.ndarray, feature_names: Sequence[str]) -> np.ndarray:
-    """Kind 0..23 = 2 · cell (sex × class × child) + travelling alone (a family size of 1)."""
-    alone = matrix[:, list(feature_names).index("family_size")] == 1
+    """Kind 0..23 = 2 · cell (sex × class × child) + travelling alone (a family size of 1; the first
+    encoding's versions: no sibling, spouse, parent or child)."""
+    names = list(feature_names)
+    if "family_size" in names:
+        alone = matrix[:, names.index("family_size")] == 1
+    else:
+        alone = matrix[:, names.index("sibsp")] + matrix[:, names.index("parch")] == 0
     return np.asarray(2 * matrix_cells(matrix, feature_names) + alone.astype(np.int64), dtype=np.int64)
 
 
@@ -80,16 +85,17 @@ class Uncertainty:
         both = self.kind_counts[kind - kind % 2] + self.kind_counts[kind - kind % 2 + 1]
         return np.asarray(np.where(family_known, own, both), dtype=np.float64)
 
+    def members_of(self, matrix: np.ndarray) -> np.ndarray:
+        """(rows, members) log-odds: one inplace_predict call scores every member."""
+        margins = self.members.inplace_predict(matrix, predict_type="margin")
+        return np.asarray(margins, dtype=np.float64).reshape(len(matrix), -1)
+
     def range(
-        self, matrix: np.ndarray, margin: np.ndarray, like_you: np.ndarray
+        self, members: np.ndarray, margin: np.ndarray, like_you: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(low, high) survival probabilities of the likely range, for each row of `matrix` whose
-        point log-odds are `margin`. One inplace_predict call scores every member."""
-        members = np.asarray(self.members.inplace_predict(matrix, predict_type="margin")).reshape(
-            len(matrix), -1
-        )
-        q10, q90 = np.quantile(members, [0.1, 0.9], axis=1)
-        spread = (q90 - q10) / (2 * Z80)
+        """(low, high) survival probabilities of the likely range, for rows whose point log-odds
+        are `margin` and whose members' log-odds are `members` (see `members_of`)."""
+        spread = (_quantile(members, 0.9) - _quantile(members, 0.1)) / (2 * Z80)
         p = _sigmoid(margin)
         half = self.widen * Z80 * np.sqrt(spread**2 + 1.0 / ((1.0 + like_you) * p * (1 - p)))
         return _sigmoid(margin - half), _sigmoid(margin + half)

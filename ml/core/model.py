@@ -21,6 +21,7 @@ import xgboost as xgb
 from ml.core.evidence import Evidence, EvidenceTable
 from ml.core.features import (
     Columns,
+    Expanded,
     FeatureSpec,
     assumptions,
     columns_from_frame,
@@ -161,9 +162,13 @@ _REASON_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _assumed(attribute: str, filled: Mapping[str, np.ndarray]) -> bool:
+def _assumed(attribute: str, filled: Mapping[str, np.ndarray], families_of: str | None = None) -> str:
+    """' (assumed)' when every attribute behind a reason was left out and imputed (a family averaged
+    over passengers like the asker's is said in the reason's own words instead)."""
     inputs = _REASON_INPUTS.get(attribute, ())
-    return bool(inputs) and all(bool(filled[name][0]) for name in inputs)
+    if attribute == "family" and families_of is not None:
+        return ""
+    return " (assumed)" if inputs and all(bool(filled[name][0]) for name in inputs) else ""
 
 
 def _reason_text(attribute: str, completed: Passenger) -> str:
@@ -178,6 +183,8 @@ def _reason_text(attribute: str, completed: Passenger) -> str:
         case "age":
             return f"Age {completed.age:g}"
         case "family":
+            if completed.sibsp is None and completed.parch is None:
+                return "Your family, not given (as for passengers like you)"
             n = (completed.sibsp or 0) + (completed.parch or 0)
             return (
                 "Travelling without family"
@@ -239,7 +246,10 @@ class SurvivalModel:
         return self._parallel
 
     def margin(self, columns: Columns) -> np.ndarray:
-        return self._margin(self.spec.transform(columns))
+        """Log-odds of every row; a row whose family nobody gave is the average over the families of
+        passengers like it (FeatureSpec.expand)."""
+        expanded = self.spec.expand(columns)
+        return expanded.average(self._margin(self.spec.transform(expanded.columns)))
 
     def prepare(self) -> SurvivalModel:
         """Build what explaining needs (~0.1 s) now, rather than in the first caller's request."""
@@ -251,13 +261,13 @@ class SurvivalModel:
         return self
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """SHAP values of the first row of `matrix` (per column, then the bias), as xgboost's
+        """SHAP values of every row of `matrix` (per column, then the bias), as xgboost's
         `pred_contribs` computes them but without building a DMatrix (see ml.core.treeshap)."""
         explainer = self._explainer if self._explainer is not None else self.prepare()._explainer
         if isinstance(explainer, TreeExplainer):
-            return explainer.contributions(matrix[0])
-        contribs = self.booster.predict(xgb.DMatrix(matrix[:1], nthread=1), pred_contribs=True)
-        return np.asarray(contribs[0], dtype=np.float64)
+            return explainer.contributions_of(matrix)
+        contribs = self.booster.predict(xgb.DMatrix(matrix, nthread=1), pred_contribs=True)
+        return np.asarray(contribs, dtype=np.float64)
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
         """Survival probability for every row of `columns` (unknown values imputed)."""
@@ -273,20 +283,33 @@ class SurvivalModel:
 
     def explain(self, passenger: Passenger, version: str | None = None) -> Prediction:
         """Probability, its likely range, per-attribute SHAP reasons, what was assumed, and the
-        records most like the passenger, for one valid passenger."""
+        records most like the passenger, for one valid passenger.
+
+        When the family was not given, every figure (log-odds, SHAP values, members) is the weighted
+        mean over the families of passengers like them, as `margin` computes it: SHAP values are
+        linear, so the reasons still add up to the answer's log-odds."""
         passenger.validate(require=Passenger.REQUIRED)
         columns = columns_from_passengers([passenger])
         completed_columns, filled = self.spec.impute(columns)
-        matrix = self.spec.encode(completed_columns)
-        margin = self._margin(matrix)
-        contribs = self.contributions(matrix)
-        completed = _completed_passenger(completed_columns)
+        expanded = self.spec.expand(columns, completed_columns)
+        own = self.spec.encode(completed_columns)
+        rows = own if expanded.owner is None else self.spec.encode(self.spec.impute(expanded.columns)[0])
+        margin = expanded.average(self._margin(rows))
+        # Distinct rows only for the SHAP values and the members (families the model sees alike are
+        # one row); the probability averages every row, exactly as batch scoring does.
+        distinct = _distinct(rows, expanded)
+        contribs = distinct.average(self.contributions(distinct.columns["matrix"]))[0]
+        family_known = not (filled["sibsp"][0] and filled["parch"][0])
+        kind = int(kinds(own, self.spec.feature_names)[0])
+        averaged = None
+        if expanded.weight is not None:
+            averaged = f"{int(expanded.weight.sum())} passengers like you ({kind_words(kind, family_known)})"
+        completed = _completed_passenger(completed_columns, family_averaged=averaged is not None)
         reasons = sorted(
             (
                 Reason(
                     attribute,
-                    _reason_text(attribute, completed)
-                    + (" (assumed)" if _assumed(attribute, filled) else ""),
+                    _reason_text(attribute, completed) + _assumed(attribute, filled, averaged),
                     value,
                 )
                 for attribute, value in fold_reasons(
@@ -298,21 +321,21 @@ class SurvivalModel:
         return Prediction(
             probability=float(_sigmoid(margin)[0]),
             reasons=tuple(reasons),
-            assumptions=tuple(assumptions(completed_columns, filled)),
+            assumptions=tuple(assumptions(completed_columns, filled, families_of=averaged)),
             baseline_logit=float(contribs[-1]),
             passenger=completed,
             version=version,
-            likely=self._likely(matrix, margin, family_known=not (filled["sibsp"][0] and filled["parch"][0])),
+            likely=self._likely(distinct, margin, kind, family_known),
             evidence=None if self.evidence is None else self.evidence.like(passenger),
         )
 
-    def _likely(self, matrix: np.ndarray, margin: np.ndarray, *, family_known: bool) -> Likely | None:
+    def _likely(self, distinct: Expanded, margin: np.ndarray, kind: int, family_known: bool) -> Likely | None:
         if self.uncertainty is None:
             return None
-        kind = kinds(matrix, self.spec.feature_names)
-        like_you = self.uncertainty.like_you(kind, np.array([family_known]))
-        low, high = self.uncertainty.range(matrix, margin, like_you)
-        return Likely(float(low[0]), float(high[0]), int(like_you[0]), kind_words(int(kind[0]), family_known))
+        like_you = self.uncertainty.like_you(np.array([kind]), np.array([family_known]))
+        members = distinct.average(self.uncertainty.members_of(distinct.columns["matrix"]))
+        low, high = self.uncertainty.range(np.atleast_2d(members), margin, like_you)
+        return Likely(float(low[0]), float(high[0]), int(like_you[0]), kind_words(kind, family_known))
 
     # -- serialisation (files are ml.io.artifacts' business) -----------------------------------
     def to_parts(self) -> dict[str, bytes]:
@@ -346,6 +369,16 @@ class SurvivalModel:
         )
 
 
+def _distinct(rows: np.ndarray, expanded: Expanded) -> Expanded:
+    """One passenger's encoded rows with identical rows merged (their weights added), as an Expanded
+    holding the matrix; unexpanded, the row itself."""
+    if expanded.weight is None:
+        return Expanded({"matrix": rows})
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    weight = np.bincount(inverse.ravel(), weights=expanded.weight)
+    return Expanded({"matrix": unique}, np.zeros(len(unique), dtype=np.int64), weight)
+
+
 def _booster(raw: bytes) -> xgb.Booster:
     booster = xgb.Booster()
     booster.load_model(bytearray(raw))
@@ -353,15 +386,16 @@ def _booster(raw: bytes) -> xgb.Booster:
     return booster
 
 
-def _completed_passenger(completed: Columns) -> Passenger:
-    """Row 0 of completed columns as a Passenger (every field known, as the model saw it)."""
+def _completed_passenger(completed: Columns, *, family_averaged: bool = False) -> Passenger:
+    """Row 0 of completed columns as a Passenger, as the model saw it: every field known, but for a
+    family averaged over (and the fare for it) when none was given."""
     return Passenger(
         pclass=int(completed["pclass"][0]),
         sex=str(completed["sex"][0]),
         age=float(completed["age"][0]),
-        sibsp=int(completed["sibsp"][0]),
-        parch=int(completed["parch"][0]),
-        fare=float(completed["fare"][0]),
+        sibsp=None if family_averaged else int(completed["sibsp"][0]),
+        parch=None if family_averaged else int(completed["parch"][0]),
+        fare=None if family_averaged else float(completed["fare"][0]),
         embarked=str(completed["embarked"][0]),
         title=str(completed["title"][0]),
     )

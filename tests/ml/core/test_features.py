@@ -310,6 +310,42 @@ def test_a_child_whose_age_was_not_given_is_a_child(spec: FeatureSpec, frame: pd
     assert older.impute(one(pclass=3, sex="female", child=True))[0]["age"][0] == spec.age_by_title["Master"]
 
 
+def test_the_families_of_each_cell_are_the_training_passengers(
+    spec: FeatureSpec, frame: pd.DataFrame
+) -> None:
+    assert spec.families_by_cell is not None
+    # Every training passenger is counted once, in their sex × class × child cell.
+    assert sum(n for families in spec.families_by_cell.values() for _, _, n in families) == len(frame)
+    boys = spec.families_by_cell[5]  # 3rd class, male, under 13 (ml.core.prior.cells)
+    party = sorted((s + p + 1, n) for s, p, n in boys)
+    assert sum(n for _, n in party) == 29 and sum(n for size, n in party if size >= 5) == 18
+    # Families the model cannot tell apart are one entry: party size, and a sibling or spouse or not.
+    keys = [(s + p, s >= 1) for families in spec.families_by_cell.values() for s, p, _ in families]
+    assert len(keys) == sum(
+        len(set(((s + p, s >= 1) for s, p, _ in f))) for f in spec.families_by_cell.values()
+    )
+
+
+def test_only_rows_without_any_family_said_are_expanded(spec: FeatureSpec) -> None:
+    people = [
+        Passenger.create(pclass=3, sex="male", age=6),  # nothing said: averaged
+        Passenger.create(pclass=3, sex="male", age=6, sibsp=0),  # siblings said: parents assumed 0
+        Passenger.create(pclass=1, sex="female", sibsp=1, parch=0),
+    ]
+    expanded = spec.expand(columns_from_passengers(people))
+    assert expanded.owner is not None and expanded.weight is not None
+    boys = (spec.families_by_cell or {})[5]
+    assert list(expanded.owner) == [0] * len(boys) + [1, 2]
+    assert list(expanded.weight) == [n for _, _, n in boys] + [1, 1]
+    assert list(expanded.columns["sibsp"][: len(boys)]) == [s for s, _, _ in boys]
+    assert np.isnan(expanded.columns["parch"][len(boys)])  # left for imputation, as before
+    np.testing.assert_allclose(
+        expanded.average(np.arange(len(expanded.owner), dtype=float))[1:], [len(boys), len(boys) + 1]
+    )
+    older = FeatureSpec.from_json({k: v for k, v in spec.to_json().items() if k != "families_by_cell"})
+    assert older.families_by_cell is None and older.expand(columns_from_passengers(people)).owner is None
+
+
 def test_a_given_title_is_kept(spec: FeatureSpec) -> None:
     completed, filled = spec.impute(one(pclass=1, sex="female", age=10, title="Mrs"))
     assert completed["title"][0] == "Mrs" and not filled["title"][0]

@@ -53,7 +53,7 @@ def test_the_range_is_the_members_spread_and_the_records_doubt(spec: FeatureSpec
     uncertainty = Uncertainty(members, counts)
     margin = np.array([0.0])
     low, high = uncertainty.range(
-        matrix, margin, uncertainty.like_you(kinds(matrix, names), np.array([True]))
+        uncertainty.members_of(matrix), margin, uncertainty.like_you(kinds(matrix, names), np.array([True]))
     )
     q10, q90 = np.quantile(np.linspace(-1.0, 1.0, 11), [0.1, 0.9])
     spread = (q90 - q10) / (2 * Z80)
@@ -73,7 +73,9 @@ def test_fewer_like_you_or_more_disagreement_is_a_wider_range(spec: FeatureSpec)
     widths = {}
     for label, members, n in (("many", agree, 500.0), ("few", agree, 3.0), ("split", disagree, 500.0)):
         uncertainty = Uncertainty(members, np.full(KINDS, n))
-        low, high = uncertainty.range(matrix, np.array([1.0]), uncertainty.like_you(kind, np.array([True])))
+        low, high = uncertainty.range(
+            uncertainty.members_of(matrix), np.array([1.0]), uncertainty.like_you(kind, np.array([True]))
+        )
         assert low[0] < 1 / (1 + np.exp(-1.0)) < high[0]
         widths[label] = high[0] - low[0]
     assert widths["many"] < widths["few"] and widths["many"] < widths["split"]

@@ -127,9 +127,13 @@ def test_one_reason_per_attribute_largest_first(model: SurvivalModel) -> None:
     assert texts["title"] == "Travelling as “Mrs”" and texts["fare"] == "A £80 fare, £40 a head"
     assert texts["family"] == "Travelling with 1 family member"
     assert not any(r.text.endswith("(assumed)") for r in given.reasons)
-    alone = {r.attribute: r.text for r in model.explain(Passenger.create(pclass=3, sex="male")).reasons}
-    assert alone["family"] == "Travelling without family (assumed)"
+    alone = {
+        r.attribute: r.text for r in model.explain(Passenger.create(pclass=3, sex="male", sibsp=0)).reasons
+    }
+    assert alone["family"] == "Travelling without family"  # siblings said; parents or children assumed
     assert alone["embarked"] == "Boarding at Southampton (assumed)"
+    unsaid = {r.attribute: r.text for r in model.explain(Passenger.create(pclass=3, sex="male")).reasons}
+    assert unsaid["family"] == "Your family, not given (as for passengers like you)"
 
 
 def _reasons(model: SurvivalModel, text: str) -> dict[str, str]:
@@ -151,7 +155,7 @@ def test_an_assumed_value_counts_toward_what_it_was_assumed_from(model: Survival
         "Being a woman",
         "Travelling 1st class",
         "Age 29",
-        "Travelling without family (assumed)",
+        "Your family, not given (as for passengers like you)",
         "Boarding at Southampton (assumed)",
     }
     assert max(
@@ -175,8 +179,10 @@ def test_credited_reasons_still_add_up_to_the_margin(model: SurvivalModel, passe
     prediction = model.explain(passenger)
     total = prediction.baseline_logit + sum(r.logit for r in prediction.reasons)
     assert total == pytest.approx(math.log(prediction.probability / (1 - prediction.probability)), abs=1e-5)
-    matrix = model.spec.transform(columns_from_passengers([passenger]))
-    contribs = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)[0]
+    # xgboost's own SHAP values, averaged over the families the answer averages over (if any)
+    expanded = model.spec.expand(columns_from_passengers([passenger]))
+    matrix = model.spec.transform(expanded.columns)
+    contribs = expanded.average(model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True))[0]
     by_reason = {r.attribute: r.logit for r in prediction.reasons}
     columns = reason_columns(model.spec.feature_names)
     # The class's reason holds the class's own effect plus the assumed fare's.
@@ -213,11 +219,13 @@ def test_one_hot_columns_are_summed_into_their_attribute(model: SurvivalModel) -
 
 
 def test_reasons_are_xgboosts_shap_values(model: SurvivalModel, frame: pd.DataFrame) -> None:
-    """ml.core.treeshap reproduces xgboost's pred_contribs (without a DMatrix), row by row."""
+    """ml.core.treeshap reproduces xgboost's pred_contribs (without a DMatrix), row by row and for
+    many rows at once."""
     matrix = model.spec.transform(columns_from_frame(frame))
     expected = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)
-    ours = np.array([model.contributions(matrix[i : i + 1]) for i in range(len(matrix))])
+    ours = np.array([model.contributions(matrix[i : i + 1])[0] for i in range(len(matrix))])
     np.testing.assert_allclose(ours, expected, atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(model.contributions(matrix), ours)
 
 
 @pytest.mark.parametrize("max_depth", [1, 3, 5])
@@ -256,14 +264,47 @@ def test_models_treeshap_cannot_read_fall_back_to_xgboost(
 
 
 def test_explain_reports_the_completed_passenger_and_assumptions(model: SurvivalModel) -> None:
-    prediction = model.explain(Passenger.create(pclass=3, sex="male", age=30), version="V1")
+    prediction = model.explain(Passenger.create(pclass=3, sex="male", age=30, sibsp=0, parch=0), version="V1")
     completed = prediction.passenger
     assert (completed.pclass, completed.sex, completed.age, completed.title) == (3, "male", 30.0, "Mr")
     assert completed.fare == (model.spec.fare_per_person_by_class or {})[3] and completed.embarked == "S"
     assert (completed.sibsp, completed.parch) == (0, 0)
     assert prediction.assumptions[0] == "title Mr"
-    assert "travelling without family" in prediction.assumptions
     assert prediction.version == "V1"
+    # No family said: it is averaged over, and neither it nor the fare for it is shown as known.
+    unsaid = model.explain(Passenger.create(pclass=3, sex="male", age=30))
+    assert (unsaid.passenger.sibsp, unsaid.passenger.parch, unsaid.passenger.fare) == (None, None, None)
+    each = (model.spec.fare_per_person_by_class or {})[3]
+    assert unsaid.assumptions[1:3] == (
+        "family not given: averaged over the families of the 318 passengers like you (3rd class, male,"
+        " 13 or over) in the records",
+        f"fare £{each:.0f} a head (typical for 3rd class)",
+    )
+
+
+def test_an_unknown_family_is_averaged_over_the_families_of_passengers_like_you(
+    model: SurvivalModel, frame: pd.DataFrame
+) -> None:
+    """Issue 10: "3rd class boy, 6" was 93% because his family was assumed away; 8 of the 25
+    third-class boys in the records came with families of 2-4 (all survived), 16 with 5 or more (one
+    survived). The answer averages the model's log-odds over those families, weighted by how many."""
+    boy = Passenger.create(pclass=3, sex="male", age=6)
+    expanded = model.spec.expand(columns_from_passengers([boy]))
+    assert expanded.owner is not None and expanded.weight is not None
+    assert expanded.weight.sum() == 29  # 3rd-class boys under 13 (ages imputed from "Master" too)
+    margins = model.booster.inplace_predict(model.spec.transform(expanded.columns), predict_type="margin")
+    averaged = float(np.average(np.asarray(margins, dtype=np.float64), weights=expanded.weight))
+    answer = model.explain(boy)
+    assert math.log(answer.probability / (1 - answer.probability)) == pytest.approx(averaged, abs=1e-9)
+    alone = model.explain(Passenger.create(pclass=3, sex="male", age=6, sibsp=0, parch=0))
+    assert answer.probability < 0.5 < alone.probability
+    # The batch path averages the same way, bit for bit.
+    assert model.predict_frame(pd.DataFrame([boy.to_dict()]))[0] == answer.probability
+    # A row whose family is known is not expanded, and a file without family columns is all averaged.
+    assert model.spec.expand(columns_from_passengers([alone.passenger])).owner is None
+    no_family = frame.drop(columns=["sibsp", "parch"]).head(50)
+    singles = [model.explain(p).probability for p in passengers_of(no_family.assign(sibsp=None, parch=None))]
+    np.testing.assert_array_equal(model.predict_frame(no_family), singles)
 
 
 def test_explain_needs_class_and_sex(model: SurvivalModel) -> None:
