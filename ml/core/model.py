@@ -297,8 +297,8 @@ class SurvivalModel:
         margin = expanded.average(self._margin(rows))
         # Distinct rows only for the SHAP values and the members (families the model sees alike are
         # one row); the probability averages every row, exactly as batch scoring does.
-        distinct = _distinct(rows, expanded)
-        contribs = distinct.average(self.contributions(distinct.columns["matrix"]))[0]
+        distinct, weight = _distinct(rows, expanded)
+        contribs = np.average(self.contributions(distinct), axis=0, weights=weight)
         family_known = not (filled["sibsp"][0] and filled["parch"][0])
         kind = int(kinds(own, self.spec.feature_names)[0])
         averaged = None
@@ -325,16 +325,19 @@ class SurvivalModel:
             baseline_logit=float(contribs[-1]),
             passenger=completed,
             version=version,
-            likely=self._likely(distinct, margin, kind, family_known),
+            likely=self._likely(distinct, weight, margin, kind, family_known),
             evidence=None if self.evidence is None else self.evidence.like(passenger),
         )
 
-    def _likely(self, distinct: Expanded, margin: np.ndarray, kind: int, family_known: bool) -> Likely | None:
+    def _likely(
+        self, rows: np.ndarray, weight: np.ndarray, margin: np.ndarray, kind: int, family_known: bool
+    ) -> Likely | None:
+        """The likely range of one passenger answered over `rows` (their families, when none was given)."""
         if self.uncertainty is None:
             return None
         like_you = self.uncertainty.like_you(np.array([kind]), np.array([family_known]))
-        members = distinct.average(self.uncertainty.members_of(distinct.columns["matrix"]))
-        low, high = self.uncertainty.range(np.atleast_2d(members), margin, like_you)
+        members = np.average(self.uncertainty.members_of(rows), axis=0, weights=weight)[None, :]
+        low, high = self.uncertainty.range(members, margin, like_you)
         return Likely(float(low[0]), float(high[0]), int(like_you[0]), kind_words(kind, family_known))
 
     # -- serialisation (files are ml.io.artifacts' business) -----------------------------------
@@ -369,14 +372,13 @@ class SurvivalModel:
         )
 
 
-def _distinct(rows: np.ndarray, expanded: Expanded) -> Expanded:
-    """One passenger's encoded rows with identical rows merged (their weights added), as an Expanded
-    holding the matrix; unexpanded, the row itself."""
+def _distinct(rows: np.ndarray, expanded: Expanded) -> tuple[np.ndarray, np.ndarray]:
+    """One passenger's encoded rows with identical rows merged, and each one's weight (the sum of
+    the merged rows'); unexpanded, the row itself with weight 1."""
     if expanded.weight is None:
-        return Expanded({"matrix": rows})
+        return rows, np.ones(len(rows))
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-    weight = np.bincount(inverse.ravel(), weights=expanded.weight)
-    return Expanded({"matrix": unique}, np.zeros(len(unique), dtype=np.int64), weight)
+    return unique, np.bincount(inverse.ravel(), weights=expanded.weight)
 
 
 def _booster(raw: bytes) -> xgb.Booster:
