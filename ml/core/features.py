@@ -216,9 +216,8 @@ class FeatureSpec:
         for c, table in tables.items():
             sizes[unknown & (cell == c)] = len(table)
         owner = np.repeat(np.arange(len(cell)), sizes)
-        position = (
-            np.arange(len(owner)) - (np.cumsum(sizes) - sizes)[owner]
-        )  # index within its row's families
+        # Each expanded row's index among its input row's families.
+        position = np.arange(len(owner)) - (np.cumsum(sizes) - sizes)[owner]
         out = subset(columns, owner)
         weight = np.ones(len(owner))
         # A cell no training passenger was in keeps the old assumption: no family.
