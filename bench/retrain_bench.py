@@ -1,7 +1,7 @@
 """Retraining: how long a run takes, how fast /retrain is acknowledged, and whether /survive keeps
 its latency while a run trains in its worker process.
 
-- local retrain: `RetrainService.run_blocking` (load, search, CV, holdout, gate, register), default recipe;
+- local retrain: `RetrainService.run_blocking` (load, nested CV, holdout twin, fit, gate, register), default recipe;
 - /retrain ack: signed `/retrain` (start) and `/retrain status` to `lifeboat run --http`;
 - /survive reply p99 while a retraining run is in progress, against idle before it (same load). A
   p99 of a few hundred replies is decided by two or three of them, so the figure pools every reply
@@ -121,7 +121,7 @@ def run() -> list[dict[str, Any]]:
     errors = result["idle"]["errors"] + result["during"]["errors"] + result["after"]["errors"]
     return [
         row(
-            "local retrain (search + CV + holdout + gate + register)",
+            "local retrain (nested CV + holdout twin + fit + gate + register)",
             round(seconds, 2),
             "s",
             f"≤ {RETRAIN_TARGET_S:.0f} s",

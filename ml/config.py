@@ -70,9 +70,9 @@ class MLSettings:
     snowflake_warehouse: str = ""
     # Training cost knobs (bigger = slower, steadier estimates); see ml.core.training.TrainConfig.
     seed: int = 42
-    search_candidates: int = 8
-    search_repeats: int = 2
-    cv_repeats: int = 3
+    members: int = 50  # bootstrap members behind each answer's likely range
+    cv_folds: int = 5  # nested cross-validation's outer folds and repeats
+    cv_repeats: int = 1
 
     @classmethod
     def from_env(cls) -> MLSettings:
@@ -92,7 +92,7 @@ class MLSettings:
             snowflake_table=env("LIFEBOAT_SNOWFLAKE_TABLE", "TITANIC_DATA").upper(),
             snowflake_warehouse=env("LIFEBOAT_SNOWFLAKE_WAREHOUSE").upper(),
             seed=env_int("LIFEBOAT_SEED", 42),
-            search_candidates=env_int("LIFEBOAT_SEARCH_CANDIDATES", 8, minimum=1),
-            search_repeats=env_int("LIFEBOAT_SEARCH_REPEATS", 2, minimum=1),
-            cv_repeats=env_int("LIFEBOAT_CV_REPEATS", 3, minimum=1),
+            members=env_int("LIFEBOAT_MEMBERS", 50, minimum=2),
+            cv_folds=env_int("LIFEBOAT_CV_FOLDS", 5, minimum=2),
+            cv_repeats=env_int("LIFEBOAT_CV_REPEATS", 1, minimum=1),
         )

@@ -98,11 +98,27 @@ def survive_modal(channel_id: str, initial: Passenger | None = None) -> dict[str
                 "For your whole ticket (one ticket covered a family). If empty: what your class typically paid, per person.",
             ),
             _input("title", "Title", _select("Optional", title_options, p.title)),
+            _input(
+                "child",
+                "Child",
+                _child_box(p.child),
+                "Tick if you are under 13 and would rather not say your age.",
+            ),
         ],
     }
 
 
-FORM_FIELDS = ("pclass", "sex", "age", "sibsp", "parch", "embarked", "fare", "title")
+CHILD_OPTION = {"text": plain_text("A child (under 13)"), "value": "yes"}
+
+
+def _child_box(child: bool | None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "checkboxes", "options": [CHILD_OPTION]}
+    if child:
+        element["initial_options"] = [CHILD_OPTION]
+    return element
+
+
+FORM_FIELDS = ("pclass", "sex", "age", "sibsp", "parch", "embarked", "fare", "title", "child")
 
 
 UNREADABLE = "This answer could not be read: please give it again."
@@ -113,9 +129,15 @@ MAX_FIELD_CHARS = 100  # far more than any class, port, title or number needs
 
 def _element_value(element: Any) -> tuple[str | None, bool]:
     """(value, readable) of one input element as Slack sends it: a select's `selected_option`
-    (an object with a text `value`, or null) or a text/number input's `value` (text or null)."""
+    (an object with a text `value`, or null), checkboxes' `selected_options` (a list), or a
+    text/number input's `value` (text or null)."""
     if not isinstance(element, Mapping):
         return None, False
+    if "selected_options" in element:  # checkboxes: ticked (the child box says "yes") or not said
+        ticked = element["selected_options"]
+        if not isinstance(ticked, list) or not all(isinstance(o, Mapping) for o in ticked):
+            return None, False
+        return ("yes" if ticked else None), True
     if "selected_option" in element:
         selected = element["selected_option"]
         if selected is None:

@@ -6,12 +6,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.blocks.kit import Block, button, context, escape, section
+from ml.core.promotion import holdout_lines
 from ml.io.registry import AuditEvent
 from ml.io.runs import EXPIRED_ERROR, FAILED, Run, iso
 
 PROMOTE_ACTION = "retrain_promote"
 ROLLBACK_ACTION = "retrain_rollback"
-METRICS = (("log_loss", "log loss"), ("brier", "Brier"), ("accuracy", "accuracy"), ("roc_auc", "ROC AUC"))
 
 
 def _time(ts: float | None) -> str:
@@ -38,16 +38,8 @@ def progress_blocks(run: Run, steps: Sequence[str]) -> list[Block]:
     ]
 
 
-def _metric_table(metrics: Mapping[str, Any], challenger: str, champion: str | None) -> str:
-    new = metrics.get("challenger") or {}
-    old = metrics.get("champion") or {}
-    head = f"{'':<10}{challenger:>10}{(champion or '—'):>10}"
-    rows = [head]
-    for key, label in METRICS:
-        a = f"{new[key]:.3f}" if key in new else "—"
-        b = f"{old[key]:.3f}" if key in old else "—"
-        rows.append(f"{label:<10}{a:>10}{b:>10}")
-    return "```" + "\n".join(rows) + "```"
+def _metric_table(decision: Mapping[str, Any], challenger: str, champion: str | None) -> str:
+    return "```" + "\n".join(holdout_lines(decision, challenger, champion)) + "```"
 
 
 def worker_died(run: Run) -> bool:
@@ -62,7 +54,8 @@ def report_text(run: Run) -> str:
 
 
 def report_blocks(run: Run) -> list[Block]:
-    """The finished run: decision, metrics beside the champion's on the frozen holdout, admin buttons."""
+    """The finished run: decision, the challenger's figures beside the champion's and the 12-number
+    table's on the frozen holdout, admin buttons."""
     if worker_died(run):
         return [
             section(
@@ -89,6 +82,10 @@ def report_blocks(run: Run) -> list[Block]:
         section(
             "*Frozen holdout*\n"
             + _metric_table(decision, f"{run.version} new", champion and f"{champion} now")
+        ),
+        context(
+            "new: its twin, fitted without the holdout rows · now: as that version recorded them"
+            " · table: the 12-number table (sex × class × child) fitted without them"
         ),
         context(
             f"Sex-only baseline log loss {decision.get('baseline_log_loss', float('nan')):.3f} · "
@@ -150,7 +147,8 @@ def help_blocks() -> list[Block]:
     return [
         section(
             "*/retrain* (admins)\n"
-            "• `/retrain` — train a challenger; promote it if it is not worse on the frozen holdout\n"
+            "• `/retrain` — train a challenger; promote it if it beats the 12-number table and is not"
+            " worse than the current default on the frozen holdout\n"
             "• `/retrain status` — is a run in progress?\n"
             "• `/retrain history` — runs, promotions and rollbacks\n"
             "• `/retrain promote V3` — make a version the default\n"

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.blocks.kit import Block, button, context, escape, plain_text, section, text
-from ml.core.model import Prediction, Reason
+from ml.core.evidence import Evidence
+from ml.core.model import Likely, Prediction, Reason
 from ml.core.passenger import Passenger
 from ml.io.registry import ModelVersion
 
@@ -56,24 +57,51 @@ def decode_passenger(value: str) -> Passenger:
     return Passenger.create(**json.loads(value))
 
 
+def answer_text(prediction: Prediction) -> str:
+    """The answer in one line: '62% (likely 48–74%) chance of survival. You would probably ...'"""
+    return f"{prediction.headline} chance of survival. {prediction.verdict}"
+
+
+def few_like_you_line(likely: Likely) -> str:
+    return (
+        f":warning: The records hold only {likely.like_you} passenger{'' if likely.like_you == 1 else 's'}"
+        f" like you ({likely.kind}), so this is uncertain: the likely range is wide."
+    )
+
+
+def evidence_blocks(evidence: Evidence) -> list[Block]:
+    """People like you: how many of the records most like the asker survived, and up to three of them."""
+    out = [section("*People like you*\n" + escape(evidence.sentence(), None))]
+    if evidence.examples:
+        out.append(
+            context("In the records: " + " · ".join(escape(e.text(), None) for e in evidence.examples))
+        )
+    return out
+
+
 def prediction_blocks(
     prediction: Prediction, said: Passenger, *, model_name: str, shared_by: str | None = None
 ) -> list[Block]:
-    """The answer to /survive: probability, verdict, reasons as bars, assumptions, model version."""
+    """The answer to /survive: probability and its likely range, verdict, reasons as bars, the people
+    in the records most like the asker, assumptions, model version."""
     emoji = ":large_green_circle:" if prediction.probability >= 0.5 else ":red_circle:"
-    headline = f"{emoji} *{prediction.percent}% chance of survival.* {prediction.verdict}"
+    headline = f"{emoji} *{prediction.headline} chance of survival.* {prediction.verdict}"
     if shared_by:
         headline = f"<@{shared_by}> asked the Titanic model.\n{headline}"
-    blocks: list[Block] = [
-        section(headline),
-        context(f"_{prediction.passenger.describe()}_"),
-        section("*Why*\n" + reason_lines(prediction.top_reasons(4))),
-    ]
+    blocks: list[Block] = [section(headline), context(f"_{prediction.passenger.describe()}_")]
+    if prediction.likely is not None and prediction.likely.few_like_you:
+        blocks.append(context(few_like_you_line(prediction.likely)))
+    blocks.append(section("*Why*\n" + reason_lines(prediction.top_reasons(4))))
+    if prediction.evidence is not None:
+        blocks += evidence_blocks(prediction.evidence)
     if prediction.assumptions:
         blocks.append(context(":information_source: Assumed: " + ", ".join(prediction.assumptions)))
+    likely = " · “likely”: about 4 times in 5 the truth is in that range" if prediction.likely else ""
     blocks.append(
         # No data size here: a retrained version may have learnt from another passenger list.
-        context(f"Model {model_name} {prediction.version} · an estimate from the Titanic's passenger records")
+        context(
+            f"Model {model_name} {prediction.version} · an estimate from the Titanic's passenger records{likely}"
+        )
     )
     if shared_by is None:
         value = encode_passenger(said)
@@ -158,10 +186,24 @@ def failure_blocks() -> list[Block]:
 
 
 def _metric_line(metrics: Mapping[str, float], prefix: str) -> str:
-    names = (("accuracy", "accuracy"), ("roc_auc", "ROC AUC"), ("brier", "Brier"), ("log_loss", "log loss"))
+    names = (
+        ("accuracy", "accuracy"),
+        ("roc_auc", "ROC AUC"),
+        ("brier", "Brier"),
+        ("log_loss", "log loss"),
+        ("ece", "ECE"),
+    )
     return " · ".join(
         f"{label} {metrics[prefix + key]:.3f}" for key, label in names if prefix + key in metrics
     )
+
+
+def _quality(metrics: Mapping[str, float], side: str) -> str:
+    """The version's figures on one side (cv or holdout), and the 12-number table's beside them when
+    the version recorded them (versions from before issue 10 did not)."""
+    line = _metric_line(metrics, f"{side}_")
+    table = _metric_line(metrics, f"{side}_table_")
+    return f"model: {line}\n12-number table: {table}" if table else line
 
 
 def _trees(params: Mapping[str, Any]) -> str:
@@ -169,7 +211,13 @@ def _trees(params: Mapping[str, Any]) -> str:
 
 
 def model_line(params: Mapping[str, Any]) -> str:
-    """What kind of model a version is, from its recorded parameters (old versions: one set)."""
+    """What kind of model a version is, from its recorded parameters (old versions: a blend or one set)."""
+    if params.get("recipe") == "table-boosted":
+        return (
+            "XGBoost boosted from the 12-number table (sex × class × child): "
+            f"{params.get('num_round', '?')} trees of depth ≤ {params.get('max_depth', '?')}, η {params.get('eta', '?')}"
+            f"; ranges from {params.get('members', '?')} bootstrap members"
+        )
     members = params.get("blend")
     if isinstance(members, list) and members:
         if len(members) == 1:
@@ -198,21 +246,24 @@ def model_card_blocks(
     version: ModelVersion, *, backend: str, scoring: Mapping[str, Any] | None = None
 ) -> list[Block]:
     info = version.info
+    twin = "holdout" in info  # fitted on all rows; holdout figures from a twin
+    held = f"{info.get('n_holdout', '?')} held out{' from its twin' if twin else ''}"
     fields = [
         text(f"*Version*\n{version.model_name} {version.version} (default)"),
         text(
             f"*Trained*\n{version.created_at.replace('T', ' ')[:16]} UTC by {escape(version.created_by, None)}"
         ),
-        text(f"*Data*\n{info.get('n_rows', '?')} passengers ({info.get('n_holdout', '?')} held out)"),
+        text(f"*Data*\n{info.get('n_rows', '?')} passengers ({held})"),
         text(f"*Registry*\n{backend}"),
     ]
+    holdout_note = " (a twin fitted without these rows; too few rows to steer by)" if twin else ""
     blocks: list[Block] = [
         {"type": "header", "text": plain_text("Model card")},
         {"type": "section", "fields": fields},
-        section(f"*Frozen holdout*\n{_metric_line(version.metrics, 'holdout_')}"),
         section(
-            f"*Cross-validation* ({info.get('cv', 'repeated k-fold')})\n{_metric_line(version.metrics, 'cv_')}"
+            f"*Cross-validation* ({info.get('cv', 'repeated k-fold')})\n{_quality(version.metrics, 'cv')}"
         ),
+        section(f"*Frozen holdout*{holdout_note}\n{_quality(version.metrics, 'holdout')}"),
     ]
     if version.comment:
         blocks.append(context(escape(version.comment, None)))

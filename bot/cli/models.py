@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from bot.blocks.survive import model_line
 from bot.cli.common import EXIT_ERROR, CliError, Subparsers, add_command, backend, format_metrics
 from bot.cli.progress import step_progress
 from ml.config import MLSettings
@@ -24,11 +25,13 @@ def cmd_train(args: argparse.Namespace, settings: MLSettings) -> int:
     info = version.info
     state = " (default)" if version.is_default else f" (default stays {default})"
     print(f"Registered {version.model_name} {version.version}{state} in {info.get('train_seconds', 0):.1f}s")
-    print(f"  params:   {version.params}")
-    print(
-        f"  CV ({info.get('cv', 'cross-validation')} on {info.get('n_rows')}):  {format_metrics(version.metrics, 'cv_')}"
-    )
-    print(f"  holdout ({info.get('n_holdout')} rows):     {format_metrics(version.metrics, 'holdout_')}")
+    print(f"  model: {model_line(version.params)}, fitted on all {info.get('n_rows')} rows")
+    print(f"  {info.get('cv', 'cross-validation')} on {info.get('n_rows')}:")
+    print(f"    model            {format_metrics(version.metrics, 'cv_')}")
+    print(f"    12-number table  {format_metrics(version.metrics, 'cv_table_')}")
+    print(f"  frozen holdout ({info.get('n_holdout')} rows; a twin fitted without them):")
+    print(f"    model            {format_metrics(version.metrics, 'holdout_')}")
+    print(f"    12-number table  {format_metrics(version.metrics, 'holdout_table_')}")
     return 0
 
 
@@ -108,7 +111,10 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("version", help="e.g. V2")
 
     p = add_command(
-        subparsers, "retrain", cmd_retrain, "retrain, register and promote if not worse on the frozen holdout"
+        subparsers,
+        "retrain",
+        cmd_retrain,
+        "retrain, register and promote if it beats the 12-number table and is not worse on the frozen holdout",
     )
     p.add_argument("--data", help="passenger CSV (default: the shipped data)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress (none is shown off a terminal)")

@@ -27,6 +27,7 @@ PASSENGER_FLAGS = {  # flag -> Passenger field
     "fare": "fare",
     "port": "embarked",
     "title": "title",
+    "child": "child",
 }
 
 
@@ -83,12 +84,18 @@ def cmd_predict(args: argparse.Namespace, settings: MLSettings) -> int:
     if args.json:
         print(json.dumps(prediction.to_dict(), indent=2))
         return 0
-    print(f"{prediction.percent}% — {prediction.verdict}")
+    print(f"{prediction.headline} — {prediction.verdict}")
     print(f"  {prediction.passenger.describe()}")
+    if prediction.likely is not None and prediction.likely.few_like_you:
+        print(f"  Few like you: only {prediction.likely.like_you} in the records ({prediction.likely.kind}).")
     print("  Why:")
     for reason in prediction.top_reasons(4):
         arrow = "▲" if reason.helped else "▼"
         print(f"    {arrow} {reason.text} ({reason.logit:+.2f} log-odds)")
+    if prediction.evidence is not None:
+        print(f"  People like you: {prediction.evidence.sentence()}")
+        if prediction.evidence.examples:
+            print(f"    In the records: {' · '.join(e.text() for e in prediction.evidence.examples)}")
     if prediction.assumptions:
         print(f"  Assumed: {', '.join(prediction.assumptions)}")
     print(f"  Model: {settings.model_name} {prediction.version}")
@@ -127,6 +134,7 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--fare")
     p.add_argument("--port", help="C, Q or S (Cherbourg, Queenstown, Southampton)")
     p.add_argument("--title", help="Mr, Mrs, Miss, Master or Rare")
+    p.add_argument("--child", action="store_const", const=True, help="a child (under 13), age not given")
     p.add_argument("--json", action="store_true")
     add_fallback_flag(p)
 

@@ -42,7 +42,7 @@ def prediction_reply(services: Services, passenger: Passenger, *, shared_by: str
         log.warning("model unavailable: %s", exc)
         return Reply("The model is unavailable right now.", survive_blocks.unavailable_blocks())
     return Reply(
-        f"{prediction.percent}% chance of survival. {prediction.verdict}",
+        survive_blocks.answer_text(prediction),
         survive_blocks.prediction_blocks(
             prediction, passenger, model_name=services.model_name, shared_by=shared_by
         ),

@@ -1,6 +1,10 @@
 """The trained survival model: feature spec + xgboost booster, with predict and explain.
 
-Artifacts are xgboost's own UBJSON for the booster and JSON for the rest: safe to load (no pickle).
+A version may also carry the bootstrap members behind each answer's range (ml.core.interval) and
+the evidence table of the rows it learnt from (ml.core.evidence); versions saved before either
+existed load and answer without them.
+
+Artifacts are xgboost's own UBJSON for the boosters and JSON for the rest: safe to load (no pickle).
 """
 
 from __future__ import annotations
@@ -15,23 +19,35 @@ from typing import Any, Literal
 import numpy as np
 import xgboost as xgb
 
+from ml.core.evidence import Evidence, EvidenceTable
 from ml.core.features import (
     Columns,
+    Expanded,
     FeatureSpec,
     assumptions,
     columns_from_frame,
     columns_from_passengers,
+    credited_reasons,
+    fold_reasons,
     invalid_rows,
     reason_contributions,
 )
-from ml.core.passenger import CLASS_NAMES, PORTS, Passenger
+from ml.core.interval import Uncertainty, kind_words, kinds
+from ml.core.passenger import CHILD_AGE, CLASS_NAMES, PORTS, Passenger
 from ml.core.paths import PathGroups
 from ml.core.treeshap import TreeExplainer
 
 BOOSTER_FILE = "booster.ubj"
 PARALLEL_ROWS = 10_000  # from this many rows a batch is scored on every core
 SPEC_FILE = "features.json"
-MODEL_FILES = (BOOSTER_FILE, SPEC_FILE)
+MODEL_FILES = (BOOSTER_FILE, SPEC_FILE)  # every version has these
+MEMBERS_FILE = "members.ubj"  # the bootstrap members behind an answer's range
+EVIDENCE_FILE = "evidence.json"  # the training rows behind "people like you"
+OPTIONAL_FILES = (MEMBERS_FILE, EVIDENCE_FILE)  # versions saved before them have neither
+ALL_FILES = (*MODEL_FILES, *OPTIONAL_FILES)
+# Fewer training passengers of the asker's kind than this, and the answer says its range is wide
+# because the records hold few people like them.
+FEW_LIKE_YOU = 30
 
 
 class InvalidRowsError(ValueError):
@@ -64,6 +80,35 @@ class Reason:
 
 
 @dataclass(frozen=True, slots=True)
+class Likely:
+    """The likely (about 80%) range of the probability, and how many like the asker it rests on."""
+
+    low: float
+    high: float
+    like_you: int  # training passengers of the asker's kind (sex × class × child × alone)
+    kind: str  # that kind in words: '3rd class, male, under 13, alone'
+
+    @property
+    def few_like_you(self) -> bool:
+        return self.like_you < FEW_LIKE_YOU
+
+    @property
+    def text(self) -> str:
+        """'48–74%'"""
+        return f"{round(self.low * 100)}–{round(self.high * 100)}%"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "low": round(self.low, 6),
+            "high": round(self.high, 6),
+            "text": self.text,
+            "like_you": self.like_you,
+            "kind": self.kind,
+            "few_like_you": self.few_like_you,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Prediction:
     probability: float
     reasons: tuple[Reason, ...]  # every attribute, largest effect first
@@ -71,10 +116,18 @@ class Prediction:
     baseline_logit: float  # the model's average log-odds; baseline + sum(reasons) = logit(probability)
     passenger: Passenger  # as completed by imputation
     version: str | None = None
+    likely: Likely | None = None  # None for versions saved without members
+    evidence: Evidence | None = None  # None for versions saved without their training rows
 
     @property
     def percent(self) -> int:
         return round(self.probability * 100)
+
+    @property
+    def headline(self) -> str:
+        """'62% (likely 48–74%)'"""
+        likely = f" (likely {self.likely.text})" if self.likely else ""
+        return f"{self.percent}%{likely}"
 
     @property
     def verdict(self) -> str:
@@ -102,6 +155,8 @@ class Prediction:
             "baseline_logit": round(self.baseline_logit, 6),
             "passenger": self.passenger.to_dict(),
             "version": self.version,
+            "likely": None if self.likely is None else self.likely.to_dict(),
+            "evidence": None if self.evidence is None else self.evidence.to_dict(),
         }
 
 
@@ -115,9 +170,13 @@ _REASON_INPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _assumed(attribute: str, filled: Mapping[str, np.ndarray]) -> bool:
+def _assumed(attribute: str, filled: Mapping[str, np.ndarray], families_of: str | None = None) -> str:
+    """' (assumed)' when every attribute behind a reason was left out and imputed (a family averaged
+    over passengers like the asker's is said in the reason's own words instead)."""
     inputs = _REASON_INPUTS.get(attribute, ())
-    return bool(inputs) and all(bool(filled[name][0]) for name in inputs)
+    if attribute == "family" and families_of is not None:
+        return ""
+    return " (assumed)" if inputs and all(bool(filled[name][0]) for name in inputs) else ""
 
 
 def _reason_text(attribute: str, completed: Passenger) -> str:
@@ -125,10 +184,15 @@ def _reason_text(attribute: str, completed: Passenger) -> str:
         case "pclass":
             return f"Travelling {CLASS_NAMES[int(completed.pclass or 3)]}"
         case "sex":
-            return "Being a woman" if completed.sex == "female" else "Being a man"
+            child = completed.age is not None and completed.age < CHILD_AGE
+            if completed.sex == "female":
+                return "Being a girl" if child else "Being a woman"
+            return "Being a boy" if child else "Being a man"
         case "age":
             return f"Age {completed.age:g}"
         case "family":
+            if completed.sibsp is None and completed.parch is None:
+                return "Your family, not given (as for passengers like you)"
             n = (completed.sibsp or 0) + (completed.parch or 0)
             return (
                 "Travelling without family"
@@ -154,10 +218,20 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 class SurvivalModel:
     """Feature spec + booster. `predict_proba` is the single scoring path for one row or millions."""
 
-    def __init__(self, booster: xgb.Booster, spec: FeatureSpec, params: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        booster: xgb.Booster,
+        spec: FeatureSpec,
+        params: dict[str, Any] | None = None,
+        *,
+        uncertainty: Uncertainty | None = None,
+        evidence: EvidenceTable | None = None,
+    ) -> None:
         self.booster = booster
         self.spec = spec
         self.params = dict(params or {})
+        self.uncertainty = uncertainty
+        self.evidence = evidence
         self._explainer: TreeExplainer | Literal[False] | None = None  # built by prepare()
         # One row is fastest on one thread; large batches set their own thread count.
         self.booster.set_param({"nthread": 1})
@@ -180,7 +254,10 @@ class SurvivalModel:
         return self._parallel
 
     def margin(self, columns: Columns) -> np.ndarray:
-        return self._margin(self.spec.transform(columns))
+        """Log-odds of every row; a row whose family nobody gave is the average over the families of
+        passengers like it (FeatureSpec.expand)."""
+        expanded = self.spec.expand(columns)
+        return expanded.average(self._margin(self.spec.transform(expanded.columns)))
 
     def prepare(self) -> SurvivalModel:
         """Build what explaining needs (~0.1 s) now, rather than in the first caller's request."""
@@ -192,13 +269,13 @@ class SurvivalModel:
         return self
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """SHAP values of the first row of `matrix` (per column, then the bias), as xgboost's
+        """SHAP values of every row of `matrix` (per column, then the bias), as xgboost's
         `pred_contribs` computes them but without building a DMatrix (see ml.core.treeshap)."""
         explainer = self._explainer if self._explainer is not None else self.prepare()._explainer
         if isinstance(explainer, TreeExplainer):
-            return explainer.contributions(matrix[0])
-        contribs = self.booster.predict(xgb.DMatrix(matrix[:1], nthread=1), pred_contribs=True)
-        return np.asarray(contribs[0], dtype=np.float64)
+            return explainer.contributions_of(matrix)
+        contribs = self.booster.predict(xgb.DMatrix(matrix, nthread=1), pred_contribs=True)
+        return np.asarray(contribs, dtype=np.float64)
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
         """Survival probability for every row of `columns` (unknown values imputed)."""
@@ -233,59 +310,125 @@ class SurvivalModel:
         return self.predict_proba(columns)
 
     def explain(self, passenger: Passenger, version: str | None = None) -> Prediction:
-        """Probability + per-attribute SHAP reasons + what was assumed, for one valid passenger."""
+        """Probability, its likely range, per-attribute SHAP reasons, what was assumed, and the
+        records most like the passenger, for one valid passenger.
+
+        When the family was not given, every figure (log-odds, SHAP values, members) is the weighted
+        mean over the families of passengers like them, as `margin` computes it: SHAP values are
+        linear, so the reasons still add up to the answer's log-odds."""
         passenger.validate(require=Passenger.REQUIRED)
         columns = columns_from_passengers([passenger])
         completed_columns, filled = self.spec.impute(columns)
-        matrix = self.spec.encode(completed_columns)
-        probability = float(_sigmoid(self._margin(matrix))[0])
-        contribs = self.contributions(matrix)
-        completed = Passenger(
-            pclass=int(completed_columns["pclass"][0]),
-            sex=str(completed_columns["sex"][0]),
-            age=float(completed_columns["age"][0]),
-            sibsp=int(completed_columns["sibsp"][0]),
-            parch=int(completed_columns["parch"][0]),
-            fare=float(completed_columns["fare"][0]),
-            embarked=str(completed_columns["embarked"][0]),
-            title=str(completed_columns["title"][0]),
-        )
+        expanded = self.spec.expand(columns, completed_columns)
+        own = self.spec.encode(completed_columns)
+        rows = own if expanded.owner is None else self.spec.encode(self.spec.impute(expanded.columns)[0])
+        margin = expanded.average(self._margin(rows))
+        # Distinct rows only for the SHAP values and the members (families the model sees alike are
+        # one row); the probability averages every row, exactly as batch scoring does.
+        distinct, weight = _distinct(rows, expanded)
+        contribs = np.average(self.contributions(distinct), axis=0, weights=weight)
+        family_known = not (filled["sibsp"][0] and filled["parch"][0])
+        kind = int(kinds(own, self.spec.feature_names)[0])
+        averaged = None
+        if expanded.weight is not None:
+            averaged = f"{int(expanded.weight.sum())} passengers like you ({kind_words(kind, family_known)})"
+        completed = _completed_passenger(completed_columns, family_averaged=averaged is not None)
         reasons = sorted(
             (
                 Reason(
                     attribute,
-                    _reason_text(attribute, completed)
-                    + (" (assumed)" if _assumed(attribute, filled) else ""),
+                    _reason_text(attribute, completed) + _assumed(attribute, filled, averaged),
                     value,
                 )
-                for attribute, value in reason_contributions(self.spec.feature_names, contribs[:-1])
+                for attribute, value in fold_reasons(
+                    reason_contributions(self.spec.feature_names, contribs[:-1]), credited_reasons(filled)
+                ).items()
             ),
             key=lambda r: -abs(r.logit),
         )
         return Prediction(
-            probability=probability,
+            probability=float(_sigmoid(margin)[0]),
             reasons=tuple(reasons),
-            assumptions=tuple(assumptions(completed_columns, filled)),
+            assumptions=tuple(assumptions(completed_columns, filled, families_of=averaged)),
             baseline_logit=float(contribs[-1]),
             passenger=completed,
             version=version,
+            likely=self._likely(distinct, weight, margin, kind, family_known),
+            evidence=None if self.evidence is None else self.evidence.like(passenger),
         )
+
+    def _likely(
+        self, rows: np.ndarray, weight: np.ndarray, margin: np.ndarray, kind: int, family_known: bool
+    ) -> Likely | None:
+        """The likely range of one passenger answered over `rows` (their families, when none was given)."""
+        if self.uncertainty is None:
+            return None
+        like_you = self.uncertainty.like_you(np.array([kind]), np.array([family_known]))
+        members = np.average(self.uncertainty.members_of(rows), axis=0, weights=weight)[None, :]
+        low, high = self.uncertainty.range(members, margin, like_you)
+        return Likely(float(low[0]), float(high[0]), int(like_you[0]), kind_words(kind, family_known))
 
     # -- serialisation (files are ml.io.artifacts' business) -----------------------------------
     def to_parts(self) -> dict[str, bytes]:
         """The model as named byte strings: xgboost's own UBJSON and plain JSON (never pickle)."""
-        payload = {"spec": self.spec.to_json(), "params": self.params}
-        return {
-            BOOSTER_FILE: bytes(self.booster.save_raw("ubj")),
-            SPEC_FILE: json.dumps(payload, indent=2, sort_keys=True).encode(),
-        }
+        payload: dict[str, Any] = {"spec": self.spec.to_json(), "params": self.params}
+        parts = {BOOSTER_FILE: bytes(self.booster.save_raw("ubj"))}
+        if self.uncertainty is not None:
+            payload["interval"] = self.uncertainty.to_json()
+            parts[MEMBERS_FILE] = bytes(self.uncertainty.members.save_raw("ubj"))
+        if self.evidence is not None:
+            parts[EVIDENCE_FILE] = json.dumps(self.evidence.to_json(), separators=(",", ":")).encode()
+        parts[SPEC_FILE] = json.dumps(payload, indent=2, sort_keys=True).encode()
+        return parts
 
     @classmethod
     def from_parts(cls, parts: Mapping[str, bytes]) -> SurvivalModel:
+        """A model from `to_parts`' byte strings; the members and evidence only when present."""
         payload = json.loads(parts[SPEC_FILE])
-        booster = xgb.Booster()
-        booster.load_model(bytearray(parts[BOOSTER_FILE]))
-        return cls(booster, FeatureSpec.from_json(payload["spec"]), payload.get("params", {}))
+        uncertainty = None
+        if MEMBERS_FILE in parts and "interval" in payload:
+            uncertainty = Uncertainty.from_json(payload["interval"], _booster(parts[MEMBERS_FILE]))
+        evidence = (
+            EvidenceTable.from_json(json.loads(parts[EVIDENCE_FILE])) if EVIDENCE_FILE in parts else None
+        )
+        return cls(
+            _booster(parts[BOOSTER_FILE]),
+            FeatureSpec.from_json(payload["spec"]),
+            payload.get("params", {}),
+            uncertainty=uncertainty,
+            evidence=evidence,
+        )
 
 
-__all__ = ["MODEL_FILES", "InvalidRowsError", "Prediction", "Reason", "SurvivalModel"]
+def _distinct(rows: np.ndarray, expanded: Expanded) -> tuple[np.ndarray, np.ndarray]:
+    """One passenger's encoded rows with identical rows merged, and each one's weight (the sum of
+    the merged rows'); unexpanded, the row itself with weight 1."""
+    if expanded.weight is None:
+        return rows, np.ones(len(rows))
+    unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return unique, np.bincount(inverse.ravel(), weights=expanded.weight)
+
+
+def _booster(raw: bytes) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def _completed_passenger(completed: Columns, *, family_averaged: bool = False) -> Passenger:
+    """Row 0 of completed columns as a Passenger, as the model saw it: every field known, but for a
+    family averaged over (and the fare for it) when none was given."""
+    return Passenger(
+        pclass=int(completed["pclass"][0]),
+        sex=str(completed["sex"][0]),
+        age=float(completed["age"][0]),
+        sibsp=None if family_averaged else int(completed["sibsp"][0]),
+        parch=None if family_averaged else int(completed["parch"][0]),
+        fare=None if family_averaged else float(completed["fare"][0]),
+        embarked=str(completed["embarked"][0]),
+        title=str(completed["title"][0]),
+    )
+
+
+__all__ = ["ALL_FILES", "MODEL_FILES", "InvalidRowsError", "Likely", "Prediction", "Reason", "SurvivalModel"]

@@ -184,6 +184,8 @@ _TITLE_SPELLINGS = {"doctor": "dr", "reverend": "rev", "captain": "capt", "colon
 # "lady" is a rare title in the passenger list, but typed here it almost always just means a woman.
 _NOT_TITLES = frozenset({"lady"})
 _TITLE_SEX = {**dict.fromkeys(_FEMALE_TITLES, "female"), **dict.fromkeys(_MALE_TITLES, "male")}
+# A boy or a girl is a child: without an age, not to be scored as an adult "Mr" or "Miss".
+_CHILD_WORDS = frozenset({"boy", "girl"})
 
 _FILLER = _wordset(
     """
@@ -411,6 +413,8 @@ def _on_sex_title(m: re.Match[str], _text: str, st: _State) -> bool:
         st.claim("title", title, m.start(), said, phrase)
     if sex is not None:
         st.claim("sex", sex, m.start(), said, sex)
+    if word in _CHILD_WORDS:
+        st.claim("child", True, m.start(), said, "child (under 13)")
     return title is not None or sex is not None
 
 
@@ -513,6 +517,9 @@ def _resolve(st: _State) -> tuple[dict[str, object], list[str]]:
     if "sex" in dropped and values.get("title") in _TITLE_SEX:
         del values["title"]
         dropped.add("title")
+    # "A boy of 15": the age says it all, and "child" only stands in for an age not given.
+    if "age" in values or "age" in dropped:
+        values.pop("child", None)
     return values, contradictions
 
 

@@ -53,6 +53,8 @@ _MALE_TITLES = frozenset({"Mr", "Master"})
 MAX_AGE = 100
 MAX_COUNT = 10
 MAX_FARE = 1000.0
+# A child, in the records and in every answer: under 13 (boys under 13 travelled as "Master").
+CHILD_AGE = 13.0
 
 
 def normalize_title(raw: object) -> str | None:
@@ -164,6 +166,8 @@ class Passenger:
     fare: float | None = None
     embarked: str | None = None
     title: str | None = None
+    # "A boy", "a girl": a child (under 13) whose age was not given. Only matters without an age.
+    child: bool | None = None
 
     LABELS: ClassVar[dict[str, str]] = {
         "pclass": "class",
@@ -174,6 +178,7 @@ class Passenger:
         "fare": "fare",
         "embarked": "port",
         "title": "title",
+        "child": "child (under 13)",
     }
     REQUIRED: ClassVar[tuple[str, ...]] = ("pclass", "sex")
 
@@ -218,6 +223,8 @@ class Passenger:
         title_problem = self._title_problem()
         if title_problem:
             errors["title"] = title_problem
+        if self.child and "age" not in errors and self.age is not None and self.age >= CHILD_AGE:
+            errors["child"] = f"A child here means under {CHILD_AGE:g} (got age {_fmt(self.age)})."
         for name in require:
             if getattr(self, name) is None and name not in errors:
                 errors[name] = f"Please give the {self.LABELS[name]}."
@@ -244,14 +251,7 @@ class Passenger:
 
     def describe(self) -> str:
         """A short human description: '1st class female, age 29, 1 sibling/spouse'."""
-        parts: list[str] = []
-        if self.pclass is not None:
-            parts.append(CLASS_NAMES.get(self.pclass, f"class {self.pclass}"))
-        if self.sex is not None:
-            parts.append(self.sex)
-        if self.title is not None:
-            parts.append(f"({self.title})")
-        head = " ".join(parts) or "passenger"
+        head = " ".join(self._who()) or "passenger"
         tail: list[str] = []
         if self.age is not None:
             tail.append(f"age {_fmt(self.age)}")
@@ -268,6 +268,21 @@ class Passenger:
         if self.fare is not None:
             tail.append(f"fare £{_fmt(self.fare)}")
         return ", ".join([head, *tail])
+
+    def _who(self) -> list[str]:
+        """Class, sex (a boy or girl when a child was said) and title: '3rd class boy'."""
+        parts: list[str] = []
+        if self.pclass is not None:
+            parts.append(CLASS_NAMES.get(self.pclass, f"class {self.pclass}"))
+        if self.sex is not None:
+            parts.append(
+                {"male": "boy", "female": "girl"}.get(self.sex, self.sex) if self.child else self.sex
+            )
+        elif self.child:
+            parts.append("child")
+        if self.title is not None:
+            parts.append(f"({self.title})")
+        return parts
 
 
 def _is_blank(value: object) -> bool:
@@ -330,6 +345,15 @@ def _to_sex(value: object) -> str:
     return sex
 
 
+def _to_flag(value: object) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "1", "on"):
+        return True
+    if text in ("false", "no", "0", "off"):
+        return False
+    raise ValueError(f"Child must be yes or no (got “{value}”).")
+
+
 def _to_port(value: object) -> str:
     port = normalize_port(value)
     if port is None:
@@ -353,4 +377,5 @@ _COERCE = {
     "fare": lambda v: _to_number(v, "Fare"),
     "embarked": _to_port,
     "title": _to_title,
+    "child": _to_flag,
 }

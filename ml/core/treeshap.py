@@ -99,14 +99,20 @@ class TreeExplainer:
     def contributions(self, row: np.ndarray) -> np.ndarray:
         """SHAP values of one encoded row (n_features values) and the bias last, laid out like
         xgboost's `pred_contribs`; they add up to the row's margin."""
-        x = np.asarray(row, dtype=np.float32)[self.step_feature]
+        return np.asarray(self.contributions_of(np.asarray(row)[None, :])[0], dtype=np.float64)
+
+    def contributions_of(self, rows: np.ndarray) -> np.ndarray:
+        """`contributions` of every row of `rows` (k, n_features) at once: (k, n_features + 1)."""
+        x = np.asarray(rows, dtype=np.float32)[:, self.step_feature]  # (k, L, D)
         goes_left = x < self.step_threshold
         if np.isnan(x).any():
             goes_left = np.where(np.isnan(x), self.step_default_left, goes_left)
         follows = goes_left == self.step_left
-        phi = self.table[self.leaf_offset + follows @ self.step_bit]
-        out = np.bincount(self.slot_feature.ravel(), weights=phi.ravel(), minlength=self.n_features + 1)
-        out[self.n_features] = self.bias
+        phi = self.table[self.leaf_offset + follows @ self.step_bit]  # (k, L, K)
+        width = self.n_features + 1
+        slots = self.slot_feature.ravel()[None, :] + width * np.arange(len(x))[:, None]
+        out = np.bincount(slots.ravel(), weights=phi.ravel(), minlength=width * len(x)).reshape(len(x), width)
+        out[:, self.n_features] = self.bias
         return out
 
 

@@ -6,7 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from ml.core.model import MODEL_FILES, SurvivalModel
+from ml.core.model import ALL_FILES, MODEL_FILES, SurvivalModel
 
 
 def save_model(model: SurvivalModel, directory: Path) -> None:
@@ -15,14 +15,23 @@ def save_model(model: SurvivalModel, directory: Path) -> None:
         (directory / name).write_bytes(data)
 
 
+def model_files(directory: Path) -> list[str]:
+    """The model's files in `directory`: the required ones, and the optional ones (the members
+    behind an answer's range, the evidence table) when the version has them."""
+    return [name for name in ALL_FILES if name in MODEL_FILES or (directory / name).is_file()]
+
+
 def load_model(directory: Path) -> SurvivalModel:
-    return SurvivalModel.from_parts({name: (directory / name).read_bytes() for name in MODEL_FILES})
+    return SurvivalModel.from_parts(
+        {name: (directory / name).read_bytes() for name in model_files(directory)}
+    )
 
 
 def hash_files(directory: Path) -> str:
-    """SHA-256 over the model's files (names and contents), as a version records it."""
+    """SHA-256 over the model's files (names and contents), as a version records it. A version
+    saved before the optional files existed hashes as it did then."""
     digest = hashlib.sha256()
-    for name in MODEL_FILES:
+    for name in model_files(directory):
         digest.update(name.encode())
         digest.update((directory / name).read_bytes())
     return digest.hexdigest()

@@ -80,6 +80,14 @@ class Scorer:
             raise NoModelError("no model version is registered yet: run `lifeboat train`")
         model = self.registry.load_model(version)
         model.prepare()  # ready to explain before any caller sees it
+        evidence = model.evidence
+        if (
+            evidence is not None
+            and evidence.data_fingerprint != self.registry.get_version(version).data_fingerprint
+        ):
+            # "People like you" must be the people this version learnt from, or nobody.
+            log.warning("%s's evidence is not its training data: answering without it", version)
+            model.evidence = None
         return Serving(version, model, token)
 
     def current(self) -> Serving:

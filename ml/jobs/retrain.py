@@ -1,9 +1,14 @@
 """Retraining runs: one at a time, with progress, a champion/challenger gate and an audit trail.
 
-A run trains a challenger with the same recipe, scores it and the current default (the champion)
-on the same frozen holdout, decides, and then registers the challenger with its metrics and the
-decision, making it the default in that same atomic step when it won. Anything that fails before
-that commit registers nothing and leaves the default untouched.
+A run trains a challenger with the same recipe, judges it on the frozen holdout against the
+12-number table and the current default (the champion), decides, and then registers the
+challenger with its metrics and the decision, making it the default in that same atomic step when
+it won. Anything that fails before that commit registers nothing and leaves the default untouched.
+
+Holdout figures come from models that never learnt from the holdout: the challenger's from its
+twin fitted without the holdout rows (the served model is fitted on all rows), the champion's as
+it recorded them, compared only when they are on the same holdout rows. The champion's served
+model is never scored on the holdout: it may have learnt from those very rows.
 
 The bot starts runs in a separate worker process (`python -m ml.worker RUN_ID`) so training
 never competes with Slack's listener threads for the GIL; the CLI runs them in process.
@@ -24,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from ml.config import MLSettings
-from ml.core.metrics import evaluate
-from ml.core.promotion import TOLERANCE, Decision, gate, sex_only_baseline
-from ml.core.table import TARGET
-from ml.core.training import TrainConfig, holdout_mask, train
+from ml.core.promotion import TOLERANCE, Decision, comparable_champion, gate, holdout_lines
+from ml.core.training import STEPS as TRAINING_STEPS
+from ml.core.training import TrainConfig, TrainingResult, train
 from ml.io import failpoints
 from ml.io.data import load_csv
 from ml.io.registry import ModelRegistry, ModelVersion, NoModelError, RegistryError
@@ -36,7 +40,7 @@ from ml.jobs.train import registration_info
 
 log = logging.getLogger(__name__)
 
-STEPS = ("load data", "search", "cross-validate", "evaluate on holdout", "decide", "register")
+STEPS = ("load data", *TRAINING_STEPS, "decide", "register")
 HEARTBEAT_SECONDS = 5.0
 
 
@@ -65,32 +69,28 @@ def challenge(
     config: TrainConfig | None,
     tolerance: float,
 ) -> Challenged:
-    """Train a challenger on `frame`, judge it against the default on the frozen holdout, and register
-    it with the decision — as the default, in the same step, when it won.
+    """Train a challenger on `frame`, judge it against the tables and the default on the frozen
+    holdout, and register it with the decision — as the default, in the same step, when it won.
 
     Runs wherever the data and registry are: in the worker process, or inside a Snowflake procedure."""
-    held = holdout_mask(frame)
     champion_version = registry.get_default()
 
     def on_training_step(name: str) -> None:
-        if name in STEPS[1:4]:
-            step(STEPS.index(name))
+        step(STEPS.index(name))
 
     result = train(frame, config, on_training_step)
-    holdout = frame[held]
-    champion = None
-    if champion_version is not None:
-        try:
-            champion_model = registry.load_model(champion_version)
-            champion = evaluate(holdout[TARGET].to_numpy(), champion_model.predict_frame(holdout))
-        except (RegistryError, ValueError) as exc:
-            log.warning(
-                "champion %s cannot be scored (%s): judging the challenger alone", champion_version, exc
-            )
-    baseline = sex_only_baseline(frame[~held], holdout)
-    step(4)
-    decision = gate(result.holdout_metrics, champion, champion_version, baseline, tolerance)
-    step(5)
+    champion, incomparable = champion_figures(registry, champion_version, result)
+    step(STEPS.index("decide"))
+    decision = gate(
+        result.holdout_metrics,
+        champion,
+        champion_version,
+        result.holdout_sex_log_loss,
+        result.holdout_table_metrics,
+        tolerance,
+        incomparable=incomparable,
+    )
+    step(STEPS.index("register"))
     version = registry.log_model(
         result.model,
         metrics=result.metrics(),
@@ -102,6 +102,29 @@ def challenge(
         make_default=decision.promote,
     )
     return Challenged(version, decision)
+
+
+def champion_figures(
+    registry: ModelRegistry, champion_version: str | None, result: TrainingResult
+) -> tuple[dict[str, float] | None, str]:
+    """The champion's recorded holdout figures when they compare with the challenger's, and why not."""
+    if champion_version is None:
+        return None, "there is no champion"
+    try:
+        recorded = registry.get_version(champion_version)
+    except RegistryError as exc:
+        log.warning(
+            "champion %s has no readable record (%s): judging the challenger alone", champion_version, exc
+        )
+        return None, "its record cannot be read"
+    return comparable_champion(
+        recorded.metrics,
+        recorded.info,
+        recorded.data_fingerprint,
+        holdout_fingerprint=result.holdout_fingerprint,
+        current_data_fingerprint=result.data_fingerprint,
+        n_holdout=result.n_holdout,
+    )
 
 
 def local_work(registry: ModelRegistry, data: str | Path | None = None) -> RunWork:
@@ -127,7 +150,13 @@ class RunOutcome:
         run = self.run
         if not self.ok:
             return f"Retraining run {run.id} failed at “{run.step}”: {run.error}"
-        return f"Retraining run {run.id}: registered {run.version} — {run.decision} ({run.duration:.1f}s)"
+        head = f"Retraining run {run.id}: registered {run.version} — {run.decision} ({run.duration:.1f}s)"
+        decision = run.result.get("decision", {})
+        champion = decision.get("champion_version")
+        lines = holdout_lines(decision, str(run.version), champion)
+        return "\n".join(
+            [head, "Frozen holdout (challenger's twin, champion as recorded, 12-number table):", *lines]
+        )
 
 
 def execute_run(

@@ -51,14 +51,6 @@ def registration_info(result: TrainingResult) -> dict[str, Any]:
         "n_holdout": result.n_holdout,
         "holdout_fingerprint": result.holdout_fingerprint,
         "train_seconds": round(result.seconds, 3),
-        "search": [
-            {
-                "params": row["params"],
-                "log_loss": round(row["log_loss"], 5),
-                "blend_weight": round(row["weight"], 6),
-            }
-            for row in result.search
-        ],
         **result.info,
     }
 

@@ -240,18 +240,19 @@ class SnowflakeDoctor:
 
     # -- 4: packages and the procedure -------------------------------------------------------------
     def _model_dir(self) -> Path:
-        """A tiny model's files (5 trees), trained on the shipped data: the round trip logs it."""
+        """A tiny model's files (the table and at most 5 trees), trained on the shipped data: the
+        round trip logs it."""
         directory = Path(self.scratch.name) / "model"
         if not directory.is_dir():
             from ml.core.features import columns_from_frame
             from ml.core.table import TARGET
-            from ml.core.training import DEFAULT_PARAMS, fit_model
+            from ml.core.training import TrainConfig, fit_recipe
             from ml.io.artifacts import save_model
             from ml.io.data import load_csv
 
             frame = load_csv()
-            params = {**DEFAULT_PARAMS, "num_round": 5}
-            model = fit_model(columns_from_frame(frame), frame[TARGET].to_numpy(), params, seed=1, nthread=1)
+            tiny = TrainConfig(max_rounds=5, inner_folds=2, members=0)
+            model = fit_recipe(columns_from_frame(frame), frame[TARGET].to_numpy(), tiny).model
             save_model(model, directory)
         return directory
 

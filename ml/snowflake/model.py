@@ -1,8 +1,10 @@
 """The model as Snowflake runs it: a CustomModel wrapping the very SurvivalModel the bot uses.
 
-Logged to the registry with the two files `SurvivalModel.save` writes (booster.ubj, features.json)
-as artifacts and the `ml` package as code, so `MODEL(...)!PREDICT_PROBA` in SQL, `mv.run` and the
-bot all score with `ml.core.features` + the same booster: one feature definition, no re-implementation.
+Logged to the registry with the files `SurvivalModel.to_parts` writes as artifacts (booster.ubj and
+features.json; members.ubj and evidence.json when the version has them, so an exported version
+explains an answer as fully as a local one) and the `ml` package as code, so `MODEL(...)!PREDICT_PROBA`
+in SQL, `mv.run` and the bot all score with `ml.core.features` + the same booster: one feature
+definition, no re-implementation. SQL and `mv.run` return the point probability only.
 
 At inference this module needs numpy, pandas, xgboost and snowflake-ml-python's custom_model
 (present wherever a registry model runs), never ml.core.training or the registry code (a test loads
@@ -20,11 +22,20 @@ import pandas as pd
 from snowflake.ml.model import custom_model
 
 from ml.core.features import Columns, columns_from_frame, invalid_rows
-from ml.core.model import BOOSTER_FILE, SPEC_FILE, SurvivalModel
+from ml.core.model import BOOSTER_FILE, EVIDENCE_FILE, MEMBERS_FILE, SPEC_FILE, SurvivalModel
 from ml.io.artifacts import load_model
 from ml.snowflake.contract import DIED, FUNCTION_NAME, INPUT_COLUMNS, NUMERIC_COLUMNS, RECORD_FILE, SURVIVED
 
 BOOSTER_ARTIFACT, SPEC_ARTIFACT, RECORD_ARTIFACT = "booster", "features", "lifeboat"
+# Artifact name -> file, for every file a version may have (only the booster and spec always: the
+# members and evidence came with issue 10's versions, the record with the Snowflake registry's).
+ARTIFACTS = {
+    BOOSTER_ARTIFACT: BOOSTER_FILE,
+    SPEC_ARTIFACT: SPEC_FILE,
+    "members": MEMBERS_FILE,
+    "evidence": EVIDENCE_FILE,
+    RECORD_ARTIFACT: RECORD_FILE,
+}
 # Runtime dependencies of the logged model, from Snowflake's Anaconda channel. xgboost is pinned to
 # the version that wrote booster.ubj (relax_version turns ==X.Y.Z into >=X.Y,<X+1): an older
 # xgboost is not guaranteed to read a newer model file. numpy and pandas get floors only: without a
@@ -64,13 +75,14 @@ class TitanicSurvivalModel(custom_model.CustomModel):
 
     def __init__(self, context: custom_model.ModelContext) -> None:
         super().__init__(context)
-        booster = Path(context.path(BOOSTER_ARTIFACT))
-        spec = Path(context.path(SPEC_ARTIFACT))
+        paths = {name: Path(context.path(name)) for name in ARTIFACTS if name in context.artifacts}
         # The registry copies artifacts side by side under their own names; load_model
         # reads exactly that layout.
-        if booster.parent != spec.parent or (booster.name, spec.name) != (BOOSTER_FILE, SPEC_FILE):
-            raise ValueError(f"model artifacts must be {BOOSTER_FILE} and {SPEC_FILE} in one directory")
-        self.model = load_model(booster.parent)
+        directory = paths[BOOSTER_ARTIFACT].parent
+        misplaced = [n for n, path in paths.items() if path.parent != directory or path.name != ARTIFACTS[n]]
+        if SPEC_ARTIFACT not in paths or misplaced:
+            raise ValueError(f"model artifacts must be {', '.join(ARTIFACTS.values())} in one directory")
+        self.model = load_model(directory)
 
     @custom_model.inference_api
     def predict_proba(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -79,15 +91,15 @@ class TitanicSurvivalModel(custom_model.CustomModel):
 
 
 def model_context(model_dir: Path) -> custom_model.ModelContext:
-    """Artifacts for a directory written by SurvivalModel.save, plus the version's record
-    (lifeboat.json) when the registry wrote one beside them."""
-    artifacts = {
-        BOOSTER_ARTIFACT: str(model_dir / BOOSTER_FILE),
-        SPEC_ARTIFACT: str(model_dir / SPEC_FILE),
-    }
-    if (model_dir / RECORD_FILE).is_file():
-        artifacts[RECORD_ARTIFACT] = str(model_dir / RECORD_FILE)
-    return custom_model.ModelContext(artifacts=artifacts)
+    """Artifacts for a directory written by ml.io.artifacts.save_model (every file it holds), plus
+    the version's record (lifeboat.json) when the registry wrote one beside them."""
+    return custom_model.ModelContext(
+        artifacts={
+            name: str(model_dir / file)
+            for name, file in ARTIFACTS.items()
+            if file in (BOOSTER_FILE, SPEC_FILE) or (model_dir / file).is_file()
+        }
+    )
 
 
 def signatures() -> dict[str, Any]:

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ml.core.model import BOOSTER_FILE, MODEL_FILES, SurvivalModel
-from ml.io.artifacts import has_model_files, hash_files, load_model, save_model
+from ml.io.artifacts import has_model_files, hash_files, load_model, model_files, save_model
 from ml.io.local_registry import now_iso
 from ml.io.registry import (
     AuditEvent,
@@ -174,7 +174,8 @@ class ModelStore(Protocol):
 
 
 def find_model_files(root: Path) -> Path:
-    """The directory holding booster.ubj and features.json somewhere under an exported version."""
+    """The directory holding booster.ubj and features.json (and the optional members.ubj and
+    evidence.json beside them) somewhere under an exported version."""
     found = [p.parent for p in root.rglob(BOOSTER_FILE) if has_model_files(p.parent)]
     if len(found) != 1:
         raise RegistryError(
@@ -648,7 +649,8 @@ class SnowflakeRegistry(ModelRegistry):
             self._verified(name, files, expected)
             staged = Path(tmp) / "files"
             staged.mkdir()
-            for file_name in (*MODEL_FILES, RECORD_FILE):
+            # The members and evidence too, when it has them, and the version's record.
+            for file_name in (*model_files(files), RECORD_FILE):
                 if (files / file_name).is_file():
                     shutil.copyfile(files / file_name, staged / file_name)
             if directory.exists():

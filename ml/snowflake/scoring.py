@@ -179,8 +179,11 @@ class WarehouseScorer:
         explained = serving.model.explain(passenger, version=serving.version)  # validates the passenger
         columns = columns_from_passengers([passenger])
 
+        # The warehouse model takes a passenger list's columns: a child's age goes as a number.
+        sent = serving.model.spec.with_child_ages(columns)
+
         def in_warehouse() -> np.ndarray:
-            probability = self.registry.score_in_warehouse(serving.version, bound_values(columns))
+            probability = self.registry.score_in_warehouse(serving.version, bound_values(sent))
             if probability is None:  # the passenger is valid (explained above): the model disagrees
                 raise NotServableError(f"{serving.version} returned no probability for a valid passenger")
             return np.array([probability])
@@ -202,7 +205,9 @@ class WarehouseScorer:
             serving,
             columns,
             lambda: frame_probabilities(
-                self.registry.run_in_warehouse(serving.version, input_frame(columns))
+                self.registry.run_in_warehouse(
+                    serving.version, input_frame(serving.model.spec.with_child_ages(columns))
+                )
             ),
         )
 

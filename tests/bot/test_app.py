@@ -8,6 +8,7 @@ Slack client posting signed requests to ``/slack/events``, and the bot is the pr
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 import urllib.request
@@ -51,8 +52,9 @@ def test_inline_answer_acks_empty_then_replies_with_probability_reasons_and_butt
     assert reply.ok
     assert reply.args.get("response_type", "ephemeral") == "ephemeral"
     text = all_text(reply)
-    assert "% chance of survival" in reply.args["text"]
+    assert re.match(r"\d+% \(likely \d+–\d+%\) chance of survival", reply.args["text"])
     assert "*Why*" in text and "▰" in text
+    assert "*People like you*\nOf the " in text and "In the records: " in text
     assert "Being a woman" in text and "raised your chances" in text
     assert "Model TITANIC V1" in text
     assert "Assumed:" in text  # fare and port were imputed and the user is told so
@@ -68,7 +70,13 @@ def test_inline_answer_matches_the_model(bot: Bot) -> None:
     resp = bot.survive("3rd class man, 30")
     reply = bot.reply_to(resp)
     expected = bot.services.scorer.predict(Passenger(pclass=3, sex="male", age=30.0))
-    assert reply.args["text"].startswith(f"{expected.percent}% chance of survival")
+    assert reply.args["text"].startswith(f"{expected.headline} chance of survival")
+    # Issue 10: his sex (the title was inferred from it) and his class (the fare was assumed from it).
+    why = next(
+        b["text"]["text"] for b in reply.args["blocks"] if "*Why*" in b.get("text", {}).get("text", "")
+    )
+    assert "Being a man" in why and "Travelling 3rd class" in why
+    assert "“Mr”" not in why and "fare" not in why
 
 
 def test_help(bot: Bot) -> None:
@@ -194,7 +202,7 @@ def test_valid_form_answers_ephemerally_in_the_channel_it_came_from(bot: Bot) ->
     [posted] = bot.fake.wait_for("chat.postEphemeral")
     assert posted.ok
     assert (posted.args["channel"], posted.args["user"]) == ("C_RANDOM", "U_BOB")
-    assert "% chance of survival" in posted.args["text"]
+    assert "%) chance of survival" in posted.args["text"]
     assert "Model TITANIC V1" in all_text(posted)
     said = survive_blocks.decode_passenger(
         buttons(posted.args["blocks"])[survive_blocks.ADJUST_ACTION]["value"]
@@ -210,7 +218,7 @@ def test_form_answer_falls_back_to_a_dm_when_the_bot_is_not_in_the_channel(bot: 
     assert resp.status == 200
     [posted] = bot.fake.wait_for("chat.postMessage")
     assert posted.ok and posted.args["channel"] == "DU_ALICE"
-    assert "% chance of survival" in posted.args["text"]
+    assert "%) chance of survival" in posted.args["text"]
     [failed] = bot.fake.calls("chat.postEphemeral")
     assert failed.response["error"] == "not_in_channel"
     [dm] = bot.fake.calls("conversations.open")

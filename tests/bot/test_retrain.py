@@ -23,15 +23,11 @@ from bot.settings import BotSettings
 from bot.transport.http import build_asgi
 from ml.config import MLSettings
 from tests.support.bot import Bot, all_text, buttons
+from tests.support.models import FAST_ENV
 
 TOKEN = "xoxb-lifeboat-tests"
 SECRET = "lifeboat-signing-secret"
 ADMIN, GUEST = "U_ADMIN", "U_ALICE"
-FAST_TRAINING = {
-    "LIFEBOAT_SEARCH_CANDIDATES": "2",
-    "LIFEBOAT_SEARCH_REPEATS": "1",
-    "LIFEBOAT_CV_REPEATS": "1",
-}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +38,7 @@ def fake() -> Iterator[FakeSlackWebAPI]:
 
 @pytest.fixture
 def bot(home: Path, fake: FakeSlackWebAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[Bot]:
-    for name, value in FAST_TRAINING.items():
+    for name, value in FAST_ENV.items():
         monkeypatch.setenv(name, value)  # the worker process inherits these
     fake.reset()
     settings = BotSettings(
@@ -132,11 +128,11 @@ def test_three_retrains_at_once_start_exactly_one_run(bot: Bot) -> None:
 
 
 def test_status_while_running_and_history_after(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LIFEBOAT_FAILPOINTS", "retrain.search=sleep:2")
+    monkeypatch.setenv("LIFEBOAT_FAILPOINTS", "retrain.cross-validate=sleep:2")
     retrain(bot)
     bot.fake.wait_for("chat.update", lambda c: "step 2 of 6" in all_text(c), timeout=30)
     status = bot.reply_to(retrain(bot, "status"))
-    assert "Retraining is running: step 2 of 6 (search)" in all_text(status)
+    assert "Retraining is running: step 2 of 6 (cross-validate)" in all_text(status)
     final_report(bot)
     history = all_text(bot.reply_to(retrain(bot, "history")))
     assert "*retrain* V1 → V2 by U_ADMIN: promoted V2" in history
@@ -217,7 +213,7 @@ def test_two_bot_processes_sharing_a_home_run_exactly_one_retrain(home: Path, fa
     fake.reset()
     env = {
         **os.environ,
-        **FAST_TRAINING,
+        **FAST_ENV,
         "LIFEBOAT_HOME": str(home),
         "SLACK_BOT_TOKEN": TOKEN,
         "SLACK_SIGNING_SECRET": SECRET,

@@ -6,15 +6,19 @@ import functools
 
 import pandas as pd
 
+from ml.core.evidence import EvidenceTable
 from ml.core.features import columns_from_frame
 from ml.core.model import SurvivalModel
 from ml.core.passenger import Passenger, title_from_name
-from ml.core.table import TARGET
-from ml.core.training import DEFAULT_PARAMS, TrainConfig, fit_model
+from ml.core.table import TARGET, fingerprint
+from ml.core.training import TrainConfig, fit_recipe
 from ml.io.data import load_csv
 
-# Enough search and CV to exercise every step, small enough to keep the suite fast.
-FAST_CONFIG = TrainConfig(candidates=2, search_repeats=1, cv_repeats=1)
+# Every step of the recipe (inner choice, nested CV, holdout twin, members), small enough to keep
+# the suite fast: one grid point, 3 inner folds, 2 outer folds, 10 members.
+FAST_CONFIG = TrainConfig(grid=((2, 3.0),), inner_folds=3, cv_folds=2, members=10)
+# The knobs a worker process reads from the environment (the grid and inner folds are the recipe's).
+FAST_ENV = {"LIFEBOAT_CV_FOLDS": "2", "LIFEBOAT_CV_REPEATS": "1", "LIFEBOAT_MEMBERS": "5"}
 
 
 PASSENGERS = [
@@ -28,9 +32,14 @@ PASSENGERS = [
 
 @functools.cache
 def fitted_model() -> SurvivalModel:
-    """One booster for the whole module: the default recipe parameters on the shipped data."""
+    """One model for the whole session: the recipe on the shipped data, with its members and evidence
+    (everything a version's files may hold), without the cross-validation train() adds."""
     frame = load_csv()
-    return fit_model(columns_from_frame(frame), frame[TARGET].to_numpy(), DEFAULT_PARAMS, seed=7, nthread=1)
+    evidence = EvidenceTable.from_frame(frame, fingerprint(frame))
+    fitted = fit_recipe(
+        columns_from_frame(frame), frame[TARGET].to_numpy(), FAST_CONFIG, members=True, evidence=evidence
+    )
+    return fitted.model
 
 
 def passengers_of(frame: pd.DataFrame) -> list[Passenger]:

@@ -16,7 +16,6 @@ import pandas as pd
 from snowflake.snowpark import Row, Session
 
 from ml.config import MLSettings
-from ml.core.training import TrainConfig
 from ml.snowflake.contract import INPUT_COLUMNS
 from ml.snowflake.errors import SnowflakeUnavailable
 from ml.snowflake.model import TitanicSurvivalModel, model_context, signatures
@@ -24,7 +23,6 @@ from ml.snowflake.registry import StoredVersion, VersionExistsError
 
 SETTINGS = MLSettings(backend="snowflake")
 TABLE = "LIFEBOAT.PUBLIC.TITANIC_DATA"
-TINY = TrainConfig(candidates=2, search_folds=2, search_repeats=1, cv_folds=2, cv_repeats=1)
 
 
 def coded(message: str, number: int) -> SnowflakeUnavailable:

@@ -42,7 +42,7 @@ def take(path: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="lifeboat-shot-") as tmp:
         home = Path(tmp) / "home"
         registry = LocalRegistry(home)
-        config = TrainConfig(candidates=2, search_repeats=1, cv_repeats=1)
+        config = TrainConfig(cv_folds=2)  # less cross-validation; the served model is the default recipe's
         train_and_register(registry, actor="docs", comment="screenshot model", config=config)
         registry.close()
         pg = create_playground(MLSettings(home=home), say=lambda _: None)

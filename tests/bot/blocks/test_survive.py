@@ -11,7 +11,8 @@ from bot.blocks import form as survive_form
 from bot.blocks import kit
 from bot.blocks import survive as survive_blocks
 from bot.listeners.replies import understand
-from ml.core.model import Prediction, Reason
+from ml.core.evidence import Evidence, Example
+from ml.core.model import Likely, Prediction, Reason
 from ml.core.passenger import Passenger
 from ml.io.registry import ModelVersion
 
@@ -28,8 +29,26 @@ REASONS = (
 )
 
 
+LIKELY = Likely(0.861, 0.996, 59, "1st class, female, 13 or over, with family")
+EVIDENCE = Evidence(
+    group="1st class, female, 18–34, with family",
+    passengers=17,
+    survived=16,
+    unknown_age=7,
+    unknown_age_group="1st class, female, with family",
+    narrower=None,
+    examples=(
+        Example("Newell, Miss. Madeleine", 31.0, True),
+        Example("O'Brien, <Mrs.> & Co", None, False),  # a name is data: escaped like any user text
+    ),
+)
+
+
 def prediction(
-    probability: float = 0.93, assumptions: tuple[str, ...] = ("fare £84 (typical for 1st class)",)
+    probability: float = 0.93,
+    assumptions: tuple[str, ...] = ("fare £84 (typical for 1st class)",),
+    likely: Likely | None = LIKELY,
+    evidence: Evidence | None = EVIDENCE,
 ):
     return Prediction(
         probability=probability,
@@ -38,6 +57,8 @@ def prediction(
         baseline_logit=-0.4,
         passenger=COMPLETED,
         version="V1",
+        likely=likely,
+        evidence=evidence,
     )
 
 
@@ -80,8 +101,14 @@ def test_prediction_blocks_show_probability_verdict_reasons_assumptions_and_vers
     message = survive_blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
     assert_slack_shaped(message)
     headline = message[0]["text"]["text"]
-    assert headline == ":large_green_circle: *93% chance of survival.* You would very likely have survived."
+    assert headline == (
+        ":large_green_circle: *93% (likely 86–100%) chance of survival.* You would very likely have survived."
+    )
     assert "1st class female (Mrs), age 29, 1 sibling/spouse" in text_of(message[1])
+    assert (
+        survive_blocks.answer_text(prediction())
+        == "93% (likely 86–100%) chance of survival. You would very likely have survived."
+    )
 
     why = next(b["text"]["text"] for b in message if b["type"] == "section" and "*Why*" in b["text"]["text"])
     lines = why.splitlines()[1:]
@@ -93,7 +120,45 @@ def test_prediction_blocks_show_probability_verdict_reasons_assumptions_and_vers
 
     everything = text_of(message)
     assert ":information_source: Assumed: fare £84 (typical for 1st class)" in everything
-    assert "Model TITANIC V1" in everything
+    assert "Model TITANIC V1" in everything and "about 4 times in 5" in everything
+    assert "The records hold only" not in everything  # 59 like her: not few
+
+
+def test_the_answer_shows_people_like_you_with_names_and_fates() -> None:
+    message = survive_blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
+    types = [b["type"] for b in message]
+    people = next(
+        i
+        for i, b in enumerate(message)
+        if b["type"] == "section" and "*People like you*" in b["text"]["text"]
+    )
+    assert (
+        types[people - 1] == "section" and "*Why*" in message[people - 1]["text"]["text"]
+    )  # after the reasons
+    assert message[people]["text"]["text"] == (
+        "*People like you*\nOf the 17 passengers in the records most like you (1st class, female, 18–34,"
+        " with family), 16 survived. Not counted: 7 more (1st class, female, with family) whose age the"
+        " records lack."
+    )
+    names = message[people + 1]
+    assert names["type"] == "context"
+    assert names["elements"][0]["text"] == (
+        "In the records: Newell, Miss. Madeleine (31, survived) · O'Brien, &lt;Mrs.&gt; &amp; Co (age unknown, died)"
+    )
+
+
+def test_few_like_you_is_said_and_old_versions_show_no_range() -> None:
+    few = Likely(0.09, 0.93, 1, "3rd class, male, under 13, alone")
+    message = survive_blocks.prediction_blocks(prediction(0.53, likely=few), SAID, model_name="TITANIC")
+    assert_slack_shaped(message)
+    assert message[2] == kit.context(
+        ":warning: The records hold only 1 passenger like you (3rd class, male, under 13, alone),"
+        " so this is uncertain: the likely range is wide."
+    )
+    old = survive_blocks.prediction_blocks(prediction(likely=None, evidence=None), SAID, model_name="TITANIC")
+    assert old[0]["text"]["text"].startswith(":large_green_circle: *93% chance of survival.*")
+    shown = text_of(old)
+    assert "(likely" not in shown and "People like you" not in shown and "4 times in 5" not in shown
 
 
 def test_prediction_buttons_carry_what_was_said() -> None:
@@ -110,8 +175,11 @@ def test_prediction_buttons_carry_what_was_said() -> None:
 
 
 def test_low_probability_and_no_assumptions() -> None:
-    message = survive_blocks.prediction_blocks(prediction(0.12, assumptions=()), SAID, model_name="TITANIC")
-    assert message[0]["text"]["text"].startswith(":red_circle: *12% chance of survival.*")
+    low = Likely(0.05, 0.24, 263, "3rd class, male, 13 or over, alone")
+    message = survive_blocks.prediction_blocks(
+        prediction(0.12, assumptions=(), likely=low), SAID, model_name="TITANIC"
+    )
+    assert message[0]["text"]["text"].startswith(":red_circle: *12% (likely 5–24%) chance of survival.*")
     assert "very likely not have survived" in message[0]["text"]["text"]
     assert "Assumed" not in text_of(message)
 
@@ -154,7 +222,7 @@ def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {b["block_id"]: b for b in view["blocks"]}
 
 
-def test_modal_has_the_eight_inputs_named_by_field_with_only_class_and_sex_required() -> None:
+def test_modal_has_an_input_per_field_with_only_class_and_sex_required() -> None:
     view = survive_form.survive_modal("C_RANDOM")
     json.dumps(view)
     assert view["type"] == "modal" and view["callback_id"] == survive_form.SURVIVE_MODAL
@@ -167,7 +235,7 @@ def test_modal_has_the_eight_inputs_named_by_field_with_only_class_and_sex_requi
         # The server validates every value; Slack only checks that class and sex were chosen.
         assert block["optional"] is (block["block_id"] not in ("pclass", "sex"))
         assert block["element"]["action_id"] == survive_form.VALUE
-        assert "initial_option" not in block["element"] and "initial_value" not in block["element"]
+        assert not {"initial_option", "initial_options", "initial_value"} & set(block["element"])
     assert json.loads(view["private_metadata"]) == {"channel": "C_RANDOM"}
     assert survive_form.channel_from_metadata(view["private_metadata"]) == "C_RANDOM"
     kinds = {name: b["element"]["type"] for name, b in inputs(view).items()}
@@ -180,6 +248,7 @@ def test_modal_has_the_eight_inputs_named_by_field_with_only_class_and_sex_requi
         "embarked": "static_select",
         "fare": "number_input",
         "title": "static_select",
+        "child": "checkboxes",
     }
     assert inputs(view)["age"]["element"]["is_decimal_allowed"] is True
     assert inputs(view)["sibsp"]["element"]["is_decimal_allowed"] is False
@@ -201,6 +270,11 @@ def test_modal_prefilled_from_a_passenger() -> None:
     assert by_id["sibsp"]["initial_value"] == "1"
     assert by_id["parch"]["initial_value"] == "0"  # zero is a value, not "unknown"
     assert by_id["fare"]["initial_value"] == "13.5"
+    assert "initial_options" not in by_id["child"]
+    boy = inputs(survive_form.survive_modal("C1", Passenger(pclass=3, sex="male", child=True)))["child"][
+        "element"
+    ]
+    assert boy["initial_options"] == boy["options"] == [survive_form.CHILD_OPTION]
 
 
 @pytest.mark.parametrize(
@@ -217,6 +291,8 @@ def state_from(view: dict[str, Any]) -> dict[str, Any]:
         element = block["element"]
         if element["type"] in {"static_select", "radio_buttons"}:
             sent = {"type": element["type"], "selected_option": element.get("initial_option")}
+        elif element["type"] == "checkboxes":
+            sent = {"type": "checkboxes", "selected_options": element.get("initial_options", [])}
         else:
             sent = {"type": element["type"], "value": element.get("initial_value")}
         values[block["block_id"]] = {element["action_id"]: sent}
@@ -242,11 +318,21 @@ def test_form_values_reads_slack_state_values() -> None:
             "embarked": None,
             "fare": None,
             "title": None,
+            "child": None,
         },
         {},
     )
     assert Passenger.create(**survive_form.form_values(state)[0]) == Passenger(
         pclass=3, sex="female", age=8.0
+    )
+
+    ticked = {
+        **state,
+        "age": {},
+        "child": {"value": {"type": "checkboxes", "selected_options": [survive_form.CHILD_OPTION]}},
+    }
+    assert Passenger.create(**survive_form.form_values(ticked)[0]) == Passenger(
+        pclass=3, sex="female", child=True
     )
 
 
@@ -285,6 +371,11 @@ def test_prefilled_form_submitted_unchanged_gives_the_same_passenger() -> None:
     assert (
         Passenger.create(**survive_form.form_values(state_from(survive_form.survive_modal("C1")))[0])
         == Passenger()
+    )
+    boy = Passenger(pclass=3, sex="male", child=True, sibsp=0, parch=0)
+    assert (
+        Passenger.create(**survive_form.form_values(state_from(survive_form.survive_modal("C1", boy)))[0])
+        == boy
     )
 
 
@@ -382,45 +473,72 @@ def test_missing_offers_the_form_prefilled() -> None:
     assert [b["type"] for b in only_sex] == ["section", "actions"]
 
 
-def test_model_card() -> None:
-    version = ModelVersion(
+def _version(metrics: dict[str, float], params: dict[str, Any], info: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
         model_name="TITANIC",
         version="V3",
         created_at="2026-11-27T14:15:09+00:00",
         created_by="U_ADMIN",
         comment="retrained <!channel> & more",
-        metrics={
-            "holdout_accuracy": 0.8324,
-            "holdout_roc_auc": 0.8791,
-            "holdout_brier": 0.1234,
-            "holdout_log_loss": 0.3912,
-            "cv_accuracy": 0.836,
-            "cv_roc_auc": 0.878,
-        },
-        params={"max_depth": 3},
+        metrics=metrics,
+        params=params,
         data_fingerprint="abc123",
-        info={"n_rows": 891, "n_holdout": 179, "cv": "5-fold x 3"},
+        info=info,
         is_default=True,
     )
-    message = survive_blocks.model_card_blocks(version, backend="snowflake")
+
+
+def test_model_card_puts_the_table_beside_the_model() -> None:
+    figures = {"accuracy": 0.8324, "roc_auc": 0.8791, "brier": 0.1234, "log_loss": 0.3912, "ece": 0.031}
+    table = {"accuracy": 0.785, "roc_auc": 0.856, "brier": 0.135, "log_loss": 0.426, "ece": 0.042}
+    metrics = {
+        **{f"cv_{k}": v for k, v in figures.items()},
+        **{f"cv_table_{k}": v for k, v in table.items()},
+        **{f"holdout_{k}": v for k, v in figures.items()},
+        **{f"holdout_table_{k}": v for k, v in table.items()},
+    }
+    params = {"recipe": "table-boosted", "max_depth": 2, "num_round": 98, "eta": 0.1, "members": 50}
+    info = {"n_rows": 891, "n_holdout": 182, "cv": "nested 1x5-fold (inner 5-fold)", "holdout": "a twin"}
+    message = survive_blocks.model_card_blocks(_version(metrics, params, info), backend="snowflake")
     assert_slack_shaped(message)
     shown = text_of(message)
     assert message[0] == {
         "type": "header",
         "text": {"type": "plain_text", "text": "Model card", "emoji": True},
     }
-    assert "*Version*\nTITANIC V3 (default)" in shown
-    assert "2026-11-27 14:15 UTC by U_ADMIN" in shown
-    assert "891 passengers (179 held out)" in shown
-    assert "*Registry*\nsnowflake" in shown
-    assert "accuracy 0.832 · ROC AUC 0.879 · Brier 0.123 · log loss 0.391" in shown
-    assert "*Cross-validation* (5-fold x 3)\naccuracy 0.836 · ROC AUC 0.878" in shown
+    assert "*Version*\nTITANIC V3 (default)" in shown and "2026-11-27 14:15 UTC by U_ADMIN" in shown
+    assert "891 passengers (182 held out from its twin)" in shown and "*Registry*\nsnowflake" in shown
+    line = "accuracy 0.832 · ROC AUC 0.879 · Brier 0.123 · log loss 0.391 · ECE 0.031"
+    table_line = "12-number table: accuracy 0.785 · ROC AUC 0.856 · Brier 0.135 · log loss 0.426 · ECE 0.042"
+    assert f"*Cross-validation* (nested 1x5-fold (inner 5-fold))\nmodel: {line}\n{table_line}" in shown
+    assert "*Frozen holdout* (a twin fitted without these rows; too few rows to steer by)\nmodel: " in shown
     assert "retrained &lt;!channel&gt; &amp; more" in shown and "<!channel>" not in shown
     assert "`abc123`" in shown
+    assert (
+        "XGBoost boosted from the 12-number table (sex × class × child): 98 trees of depth ≤ 2, η 0.1;"
+        " ranges from 50 bootstrap members"
+    ) in shown
+
+
+def test_model_card_of_a_version_from_before_the_tables() -> None:
+    metrics = {
+        "holdout_accuracy": 0.8324,
+        "holdout_log_loss": 0.3912,
+        "cv_accuracy": 0.836,
+        "cv_roc_auc": 0.878,
+    }
+    info = {"n_rows": 891, "n_holdout": 179, "cv": "5-fold x 3"}
+    shown = text_of(
+        survive_blocks.model_card_blocks(_version(metrics, {"max_depth": 3}, info), backend="local")
+    )
+    assert "891 passengers (179 held out)" in shown
+    assert "*Frozen holdout*\naccuracy 0.832 · log loss 0.391" in shown
+    assert "*Cross-validation* (5-fold x 3)\naccuracy 0.836 · ROC AUC 0.878" in shown
+    assert "12-number table" not in shown
     assert "XGBoost: depth 3, η ?, ? trees" in shown  # a version recorded before blends
 
 
-def test_model_line_describes_the_blend() -> None:
+def test_model_line_describes_older_versions_too() -> None:
     a = {"max_depth": 2, "eta": 0.05, "num_round": 300}
     b = {"max_depth": 3, "eta": 0.1, "num_round": 300}
     assert survive_blocks.model_line({"blend": [{"weight": 0.6, **a}, {"weight": 0.4, **b}]}) == (

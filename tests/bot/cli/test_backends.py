@@ -42,8 +42,10 @@ def warehouse_cli(
     root.mkdir()
     store = FakeStore(root)
     registry = SnowflakeRegistry(local_session, SETTINGS, store=store, cache_dir=tmp_path / "cache")
+    model = fitted_model()
+    fingerprint = model.evidence.data_fingerprint if model.evidence is not None else "f"
     registry.log_model(
-        fitted_model(), metrics={}, params={}, comment="", created_by="ann", data_fingerprint="f"
+        model, metrics={}, params={}, comment="", created_by="ann", data_fingerprint=fingerprint
     )
     monkeypatch.setenv("LIFEBOAT_BACKEND", "snowflake")
     monkeypatch.setenv("LIFEBOAT_SCORING", "warehouse")
@@ -59,7 +61,7 @@ def test_cli_warehouse_scoring_fails_instead_of_answering_locally(
     assert code == 1 and out == ""
     assert err.startswith("lifeboat: error: warehouse scoring failed:") and "Unknown function" in err
     code, out, err = run(capsys, "predict", "--class", "1", "--sex", "female", "--allow-local-fallback")
-    assert code == 0 and "% —" in out
+    assert code == 0 and "%) — " in out
     assert "answered from the local copy, not the warehouse" in err
 
 

@@ -16,12 +16,11 @@ import pytest
 from bot.cli import main
 from ml.core.passenger import Passenger, title_from_name
 from ml.core.training import TrainConfig
+from ml.io.data import shipped_data_path
 from ml.io.local_registry import LocalRegistry
 from ml.io.serving import Scorer
 from ml.jobs import train as jobs
-
-# The CLI trains with the default (thorough, ~30 s) recipe; these tests check the plumbing around it.
-TINY_CONFIG = TrainConfig(candidates=1, search_folds=2, search_repeats=1, cv_folds=2, cv_repeats=1)
+from tests.support.models import FAST_CONFIG
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def quick_training(monkeypatch: pytest.MonkeyPatch) -> None:
     real_train = jobs.train
 
     def train(frame: Any, config: TrainConfig | None = None, progress: Any = None) -> Any:
-        return real_train(frame, config or TINY_CONFIG, progress)
+        return real_train(frame, FAST_CONFIG, progress)
 
     monkeypatch.setattr(jobs, "train", train)
 
@@ -68,15 +67,35 @@ def test_train_json_registers_the_first_version(
     assert "…" not in err  # progress is drawn on a terminal only (tests/bot/test_progress.py)
     registry = LocalRegistry(empty_home)
     assert registry.get_default() == "V1"
-    # The version records the blend it serves and the search that chose it.
+    # The version records what the inner cross-validation chose, and the table beside its figures.
     recorded = registry.get_version("V1")
     registry.close()
-    blend = recorded.params["blend"]
-    assert blend and sum(member["weight"] for member in blend) == pytest.approx(1.0)
-    search = recorded.info["search"]
-    chosen = [{"weight": row["blend_weight"], **row["params"]} for row in search if row["blend_weight"] > 0]
-    assert blend == chosen
-    assert all(row["log_loss"] > 0 for row in search)
+    choice = recorded.info["inner_choice"]
+    assert (
+        recorded.params["num_round"] == choice["rounds"]
+        and recorded.params["max_depth"] == choice["max_depth"]
+    )
+    assert min(g["log_loss"] for g in choice["grid"]) == choice["inner_log_loss"]
+    assert recorded.metrics["cv_log_loss"] < recorded.metrics["cv_table_log_loss"]
+    assert {"holdout_table_log_loss", "holdout_sex_table_log_loss"} <= set(recorded.metrics)
+
+
+def test_train_text_shows_the_table_beside_the_model(
+    empty_home: Path, quick_training: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "train")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Registered TITANIC V1 (default) in ")
+    assert (
+        lines[1].startswith("  model: XGBoost boosted from the 12-number table")
+        and "all 891 rows" in lines[1]
+    )
+    assert lines[2] == "  nested 1x2-fold (inner 3-fold) on 891:"
+    assert lines[3].split()[0] == "model" and "log_loss=" in lines[3] and "ece=" in lines[3]
+    assert lines[4].startswith("    12-number table  accuracy=")
+    assert lines[5] == "  frozen holdout (182 rows; a twin fitted without them):"
+    assert lines[7].startswith("    12-number table  accuracy=")
 
 
 def test_models_json(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -150,6 +169,41 @@ def test_predict_text_json(home: Path, registry: LocalRegistry, capsys: pytest.C
     assert answer["passenger"]["age"] == 30.0
     assert {r["attribute"] for r in answer["reasons"]} >= {"pclass", "sex", "age"}
     assert any("fare" in a for a in answer["assumptions"])
+    # The range and the evidence, as the answer in Slack shows them.
+    likely = answer["likely"]
+    assert likely["low"] < answer["probability"] < likely["high"]
+    assert likely["text"] == f"{round(likely['low'] * 100)}–{round(likely['high'] * 100)}%"
+    evidence = answer["evidence"]
+    assert evidence["group"] == "3rd class, male, 18–34" and evidence["passengers"] > 100
+    assert evidence["sentence"].startswith(
+        f"Of the {evidence['passengers']} passengers in the records most like you"
+    )
+    assert len(evidence["examples"]) == 3 and all(e["age"] == 30 for e in evidence["examples"])
+
+
+def test_predict_a_boy_issue_10(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ "3rd class boy, 6": 9 of the 25 third-class boys under 13 in the records survived, and the
+    answer says so beside a wide range. "3rd class boy, alone" is a child, not a 29-year-old Mr."""
+    code, out, _ = run(capsys, "predict", "3rd class boy, 6")
+    assert code == 0
+    lines = out.splitlines()
+    assert " (likely " in lines[0] and "%) — You would" in lines[0]
+    assert any(
+        line.startswith("  Few like you: only 29 in the records (3rd class, male, under 13)")
+        for line in lines
+    )
+    assert (
+        "  People like you: Of the 25 passengers in the records most like you (3rd class, male, under 13), 9 survived."
+        in out
+    )
+    alone = json.loads(run(capsys, "predict", "3rd class boy, alone", "--json")[1])
+    assert alone["passenger"]["title"] == "Master" and alone["passenger"]["age"] < 13
+    assert "age 4 (typical for a child)" in alone["assumptions"]
+    assert alone["likely"]["like_you"] == 1 and alone["likely"]["few_like_you"]
+    assert alone["likely"]["high"] - alone["likely"]["low"] > 0.5  # one like him in the records
+    assert alone["evidence"]["narrower"] == {"group": "3rd class, male, under 13, alone", "passengers": 1}
+    flags = json.loads(run(capsys, "predict", "--class", "3", "--sex", "male", "--child", "--json")[1])
+    assert flags["passenger"]["title"] == "Master" and flags["evidence"]["passengers"] == 25
 
 
 def test_predict_with_flags_matches_the_same_passenger_in_words(
@@ -159,8 +213,8 @@ def test_predict_with_flags_matches_the_same_passenger_in_words(
     assert code == 0
     expected = probability(registry, pclass=1, sex="female", age=29, sibsp=1)
     lines = out.splitlines()
-    assert lines[0].startswith(f"{round(expected * 100)}% — You would")
-    assert "Why:" in out and "Model: TITANIC V1" in out
+    assert lines[0].startswith(f"{round(expected * 100)}% (likely ") and "%) — You would" in lines[0]
+    assert "Why:" in out and "Model: TITANIC V1" in out and "  People like you: Of the " in out
     words = run(capsys, "predict", "1st class woman, 29, travelling with my husband", "--json")[1]
     assert json.loads(words)["probability"] == pytest.approx(expected, abs=1e-6)
     # Flags complete or override the text.
@@ -192,7 +246,7 @@ def test_predict_on_an_empty_home_trains_the_first_version_and_says_so(
     assert code == 0
     assert "No model is registered yet: training the first version" in err
     assert "Registered TITANIC V1 (now the default)." in err
-    assert "% — You would" in out and "Model: TITANIC V1" in out
+    assert "%) — You would" in out and "Model: TITANIC V1" in out
     code, out, err = run(capsys, "predict", "2nd class woman, 40")  # the second time, no training
     assert code == 0 and err == ""
 
@@ -247,6 +301,22 @@ def test_score_csv_keeps_every_column_and_matches_single_predictions(
     flipped.to_csv(source, index=False)
     assert run(capsys, "score", str(source), "-o", str(target))[0] == 0
     assert list(pd.read_csv(target)["survival_probability"]) == list(scored["survival_probability"])
+
+
+@pytest.mark.parametrize("with_outcome", [True, False])
+def test_score_a_file_laid_out_like_the_shipped_one(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], with_outcome: bool
+) -> None:
+    """How the owners score their held-back passengers: the shipped file's columns, `survived` or not."""
+    rows = pd.read_csv(shipped_data_path()).iloc[::7]
+    if not with_outcome:
+        rows = rows.drop(columns=["survived"])
+    rows.to_csv(tmp_path / "theirs.csv", index=False)
+    code, out, _ = run(capsys, "score", str(tmp_path / "theirs.csv"), "-o", str(tmp_path / "out.csv"))
+    assert code == 0 and out.startswith(f"Scored {len(rows)} passengers with TITANIC V1")
+    scored = pd.read_csv(tmp_path / "out.csv")
+    assert list(scored.columns) == [*rows.columns, "survival_probability"]
+    assert scored["survival_probability"].between(0, 1).all()
 
 
 def test_score_errors_are_one_line(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

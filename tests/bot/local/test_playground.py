@@ -120,7 +120,10 @@ def from_bot(message: Event) -> bool:
 
 
 def answer(message: Event) -> bool:
-    return from_bot(message) and re.search(r"\d+% chance of survival", text_of(message)) is not None
+    return (
+        from_bot(message)
+        and re.search(r"\d+% \(likely \d+–\d+%\) chance of survival", text_of(message)) is not None
+    )
 
 
 def button(message: Event, action_id: str) -> dict[str, Any]:

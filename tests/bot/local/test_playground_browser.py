@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from bot.local import serve_asgi_in_thread
 from bot.local.playground.server import create_playground
 from ml.config import MLSettings
+from tests.support.models import FAST_ENV
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,12 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The retraining worker process inherits these: the smallest search that still runs every step.
-FAST_TRAINING = {
-    "LIFEBOAT_SEARCH_CANDIDATES": "2",
-    "LIFEBOAT_SEARCH_REPEATS": "1",
-    "LIFEBOAT_CV_REPEATS": "1",
-}
 TIMEOUT_MS = 10_000
 RETRAIN_REGISTERED = importlib.util.find_spec("bot.listeners.commands.retrain") is not None
 
@@ -46,7 +41,7 @@ pytestmark = [
     ),
 ]
 
-ANSWER = re.compile(r"\d+% chance of survival")
+ANSWER = re.compile(r"\d+% \(likely \d+–\d+%\) chance of survival")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +54,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def playground_url(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    for name, value in FAST_TRAINING.items():
+    for name, value in FAST_ENV.items():
         monkeypatch.setenv(name, value)
     pg = create_playground(MLSettings.from_env(), say=lambda _: None)
     try:
@@ -136,6 +131,25 @@ def test_the_form_shows_errors_under_the_field_and_stays_open_then_answers(page:
     dialog.get_by_role("button", name="Tell me").click()
     expect(dialog).to_have_count(0)
     expect(bot_messages(page, ephemeral=True).filter(has_text=ANSWER)).to_have_count(1)
+
+
+def test_a_child_ticked_in_the_form_is_answered_as_a_boy_with_his_range_and_people_like_him(
+    page: Page,
+) -> None:
+    send(page, "/survive")
+    dialog = page.get_by_role("dialog", name="Would you survive?")
+    field(page, "pclass").locator("select").select_option(label="3rd class")
+    field(page, "sex").get_by_label("Male", exact=True).check()
+    field(page, "child").get_by_label("A child (under 13)").check()
+    dialog.get_by_role("button", name="Tell me").click()
+    expect(dialog).to_have_count(0)
+    answer = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
+    expect(answer).to_have_count(1)
+    expect(answer).to_contain_text("Being a boy")
+    expect(answer).to_contain_text("People like you")
+    expect(answer).to_contain_text("most like you (3rd class, male, under 13), 9 survived")
+    expect(answer).to_contain_text("In the records: ")
+    expect(answer).to_contain_text("age 4 (typical for a child)")
 
 
 def test_cancel_closes_the_form(page: Page) -> None:

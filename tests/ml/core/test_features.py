@@ -15,6 +15,8 @@ from ml.core.features import (
     FAMILY_SUPPORT,
     FEATURE_NAMES,
     FIRST_FEATURE_NAMES,
+    HINTS,
+    INPUTS,
     REASONS,
     Columns,
     FeatureSpec,
@@ -51,7 +53,8 @@ def one(**fields: object) -> Columns:
 
 
 def test_attributes_are_the_passenger_fields() -> None:
-    assert Passenger.field_names() == ATTRIBUTES
+    # A passenger list's columns, then what only a person says ("a boy": a child, age not given).
+    assert Passenger.field_names() == INPUTS == (*ATTRIBUTES, *HINTS) and HINTS == ("child",)
     # Every reason is about attributes a person gave; siblings and parents count as family.
     assert {reason for reason, _ in COLUMNS.values()} == set(REASONS)
     assert set(REASONS) == (set(ATTRIBUTES) - {"sibsp", "parch"}) | {"family"}
@@ -105,8 +108,9 @@ def test_ticket_cabin_and_the_rest_of_the_name_do_not_matter(frame: pd.DataFrame
 
 
 def test_columns_hold_only_the_attributes(frame: pd.DataFrame) -> None:
-    assert tuple(columns_from_frame(frame)) == ATTRIBUTES
-    assert tuple(columns_from_passengers([Passenger()])) == ATTRIBUTES
+    assert tuple(columns_from_frame(frame)) == INPUTS
+    assert tuple(columns_from_passengers([Passenger()])) == INPUTS
+    assert np.isnan(columns_from_frame(frame)["child"]).all()  # no passenger list says "a boy"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,6 +290,62 @@ def test_title_inference_rules(sex: str | None, age: float, sibsp: float, title:
     assert inferred[0] == title
 
 
+def test_a_child_whose_age_was_not_given_is_a_child(spec: FeatureSpec, frame: pd.DataFrame) -> None:
+    """ "A boy", "a girl": the median age of the training passengers under 13, and a child's title."""
+    assert spec.child_age == frame.loc[frame["age"] < 13, "age"].median() == 4
+    for sex, title in (("male", "Master"), ("female", "Miss")):
+        completed, filled = spec.impute(one(pclass=3, sex=sex, child=True))
+        assert completed["age"][0] == spec.child_age and completed["title"][0] == title
+        assert filled["age"][0] and filled["child_age"][0] and filled["title"][0]
+        assert said(spec, Passenger.create(pclass=3, sex=sex, child=True))[:2] == [
+            f"title {title}",
+            "age 4 (typical for a child)",
+        ]
+    completed, filled = spec.impute(one(pclass=3, sex="male", child=True, age=9))
+    assert completed["age"][0] == 9 and not filled["child_age"][0]  # a given age wins
+    adult, _ = spec.impute(one(pclass=3, sex="female"))
+    assert adult["age"][0] > 18 and adult["title"][0] == "Miss"  # without "girl": an adult Miss
+    older = FeatureSpec.from_json({k: v for k, v in spec.to_json().items() if k != "child_age"})
+    assert older.child_age is None  # saved before: a child's age is a Master's
+    assert older.impute(one(pclass=3, sex="female", child=True))[0]["age"][0] == spec.age_by_title["Master"]
+
+
+def test_the_families_of_each_cell_are_the_training_passengers(
+    spec: FeatureSpec, frame: pd.DataFrame
+) -> None:
+    assert spec.families_by_cell is not None
+    # Every training passenger is counted once, in their sex × class × child cell.
+    assert sum(n for families in spec.families_by_cell.values() for _, _, n in families) == len(frame)
+    boys = spec.families_by_cell[5]  # 3rd class, male, under 13 (ml.core.prior.cells)
+    party = sorted((s + p + 1, n) for s, p, n in boys)
+    assert sum(n for _, n in party) == 29 and sum(n for size, n in party if size >= 5) == 18
+    # Families the model cannot tell apart are one entry: party size, and a sibling or spouse or not.
+    keys = [(s + p, s >= 1) for families in spec.families_by_cell.values() for s, p, _ in families]
+    assert len(keys) == sum(
+        len(set(((s + p, s >= 1) for s, p, _ in f))) for f in spec.families_by_cell.values()
+    )
+
+
+def test_only_rows_without_any_family_said_are_expanded(spec: FeatureSpec) -> None:
+    people = [
+        Passenger.create(pclass=3, sex="male", age=6),  # nothing said: averaged
+        Passenger.create(pclass=3, sex="male", age=6, sibsp=0),  # siblings said: parents assumed 0
+        Passenger.create(pclass=1, sex="female", sibsp=1, parch=0),
+    ]
+    expanded = spec.expand(columns_from_passengers(people))
+    assert expanded.owner is not None and expanded.weight is not None
+    boys = (spec.families_by_cell or {})[5]
+    assert list(expanded.owner) == [0] * len(boys) + [1, 2]
+    assert list(expanded.weight) == [n for _, _, n in boys] + [1, 1]
+    assert list(expanded.columns["sibsp"][: len(boys)]) == [s for s, _, _ in boys]
+    assert np.isnan(expanded.columns["parch"][len(boys)])  # left for imputation, as before
+    np.testing.assert_allclose(
+        expanded.average(np.arange(len(expanded.owner), dtype=float))[1:], [len(boys), len(boys) + 1]
+    )
+    older = FeatureSpec.from_json({k: v for k, v in spec.to_json().items() if k != "families_by_cell"})
+    assert older.families_by_cell is None and older.expand(columns_from_passengers(people)).owner is None
+
+
 def test_a_given_title_is_kept(spec: FeatureSpec) -> None:
     completed, filled = spec.impute(one(pclass=1, sex="female", age=10, title="Mrs"))
     assert completed["title"][0] == "Mrs" and not filled["title"][0]
@@ -390,7 +450,7 @@ def test_valid_data_has_no_invalid_rows(frame: pd.DataFrame) -> None:
 def test_frame_and_passengers_give_identical_matrices(frame: pd.DataFrame, spec: FeatureSpec) -> None:
     from_frame = columns_from_frame(frame)
     from_people = columns_from_passengers(passengers_of(frame))
-    for name in ATTRIBUTES:
+    for name in INPUTS:
         if from_frame[name].dtype == object:
             assert list(from_frame[name]) == list(from_people[name]), name
         else:

@@ -129,6 +129,23 @@ def test_child_words_do_not_set_an_age(text: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "child"),
+    [
+        ("3rd class boy, alone", True),  # issue 10: not a 29-year-old "Mr"
+        ("a little girl in 2nd class", True),
+        ("boy, 6", None),  # the age says it
+        ("girl aged 15", None),
+        ("3rd class man, 30", None),
+        ("Master", None),  # the title says it
+    ],
+)
+def test_a_boy_or_girl_without_an_age_is_a_child(text: str, child: bool | None) -> None:
+    result = parse(text)
+    assert result.values.get("child") is child
+    assert ("child (under 13)" in result.understood) == bool(child)
+
+
+@pytest.mark.parametrize(
     ("text", "understood"),
     [("Mrs", ("title Mrs", "female")), ("Dr", ("rare title (Dr)",)), ("Ms", ("title Miss", "female"))],
 )

@@ -277,15 +277,47 @@ def test_required_fields() -> None:
             "3rd class male (Mr), age 22, 2 siblings/spouse, 1 parent/child, from Southampton, fare £7.25",
         ),
         ({"pclass": 1, "parch": 2, "embarked": "C"}, "1st class, 2 parents/children, from Cherbourg"),
+        (
+            {"pclass": 3, "sex": "male", "child": True, "sibsp": 0, "parch": 0},
+            "3rd class boy, travelling alone",
+        ),
+        ({"sex": "female", "child": "yes"}, "girl"),
     ],
 )
 def test_describe(fields: dict[str, object], text: str) -> None:
     assert Passenger.create(**fields).describe() == text
 
 
+@pytest.mark.parametrize(
+    ("raw", "child"),
+    [(True, True), ("yes", True), ("true", True), ("1", True), (False, False), ("no", False)],
+)
+def test_child_is_a_yes_or_no(raw: object, child: bool) -> None:
+    assert Passenger.create(sex="male", child=raw).child is child
+
+
+def test_a_child_is_under_13() -> None:
+    with pytest.raises(PassengerError) as caught:
+        Passenger.create(pclass=3, sex="male", child=True, age=15)
+    assert caught.value.errors == {"child": "A child here means under 13 (got age 15)."}
+    assert Passenger.create(pclass=3, sex="male", child=True, age=12.5).age == 12.5
+    with pytest.raises(PassengerError, match="Child must be yes or no"):
+        Passenger.create(sex="male", child="maybe")
+
+
 def test_to_dict_and_field_names() -> None:
     p = Passenger.create(pclass=1, sex="female", age=29)
-    assert Passenger.field_names() == ("pclass", "sex", "age", "sibsp", "parch", "fare", "embarked", "title")
+    assert Passenger.field_names() == (
+        "pclass",
+        "sex",
+        "age",
+        "sibsp",
+        "parch",
+        "fare",
+        "embarked",
+        "title",
+        "child",
+    )
     assert p.to_dict() == {
         "pclass": 1,
         "sex": "female",
@@ -295,6 +327,7 @@ def test_to_dict_and_field_names() -> None:
         "fare": None,
         "embarked": None,
         "title": None,
+        "child": None,
     }
     assert set(Passenger.LABELS) == set(Passenger.field_names())
 

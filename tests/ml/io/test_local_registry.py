@@ -203,6 +203,17 @@ def test_missing_artifacts_are_refused(home: Path) -> None:
     registry.close()
 
 
+@pytest.mark.parametrize("name", ["members.ubj", "evidence.json"])
+def test_a_missing_optional_artifact_is_a_damaged_version(home: Path, name: str) -> None:
+    """The members and the evidence are optional for a version saved without them, not for one
+    saved with them: the recorded checksum covers every file the version was saved with."""
+    home.joinpath(*MODEL_DIR, "V1", name).unlink()
+    registry = LocalRegistry(home)
+    with pytest.raises(RegistryError, match=r"damaged \(checksum mismatch\)"):
+        registry.load_model("V1")
+    registry.close()
+
+
 def test_model_name_scopes_everything(home: Path, model: SurvivalModel) -> None:
     other = LocalRegistry(home, "OTHER")
     assert other.list_versions() == [] and other.get_default() is None

@@ -48,6 +48,15 @@ def add_version(registry: LocalRegistry) -> str:
     return version.version
 
 
+def test_evidence_from_other_data_than_the_versions_is_not_shown(registry: LocalRegistry) -> None:
+    """V2 carries V1's files but records other training data: its people-like-you would not be the
+    people it learnt from."""
+    assert Scorer(registry).predict(PERSON).evidence is not None
+    registry.set_default(add_version(registry))
+    served = Scorer(LocalRegistry(registry.home)).predict(PERSON)
+    assert served.version == "V2" and served.evidence is None and served.likely is not None
+
+
 def test_loads_the_model_once(registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
     loads = CountingLoads(registry, monkeypatch)
     scorer = Scorer(registry, refresh_seconds=0)  # asks the registry on every call

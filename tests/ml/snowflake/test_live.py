@@ -53,8 +53,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> MLSettings:
         snowflake_schema=os.environ.get("LIFEBOAT_SNOWFLAKE_SCHEMA", "PUBLIC").upper(),
         snowflake_table=f"TITANIC_TEST_{SUFFIX}",
         snowflake_warehouse=os.environ.get("LIFEBOAT_SNOWFLAKE_WAREHOUSE", "").upper(),
-        search_candidates=2,
-        search_repeats=1,
+        members=10,
+        cv_folds=2,
         cv_repeats=1,
     )
 

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from ml.core.features import columns_from_frame, columns_from_passengers
-from ml.core.model import MODEL_FILES
+from ml.core.model import ALL_FILES, SurvivalModel
 from ml.core.passenger import Passenger
 from ml.io.artifacts import save_model
 from ml.io.data import load_csv
@@ -119,6 +119,28 @@ def test_rows_that_cannot_be_scored_are_null_not_an_error(custom: TitanicSurviva
     )
 
 
+def test_a_version_saved_without_members_or_evidence_still_loads(tmp_path: Path) -> None:
+    """Versions logged before ranges and evidence: two artifacts, scored exactly as before."""
+    full = fitted_model()
+    save_model(SurvivalModel(full.booster, full.spec, full.params), tmp_path / "old")
+    context = model_context(tmp_path / "old")
+    assert set(context.artifacts) == {"booster", "features"}
+    custom = TitanicSurvivalModel(context)
+    assert custom.model.uncertainty is None and custom.model.evidence is None
+    columns = columns_from_passengers(PASSENGERS)
+    out = custom.predict_proba(warehouse_typed(input_frame(columns)))
+    np.testing.assert_array_equal(out[SURVIVED].to_numpy(), full.predict_proba(columns))
+
+
+def test_artifacts_from_different_directories_are_refused(model_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "evidence.json"
+    elsewhere.write_bytes((model_dir / "evidence.json").read_bytes())
+    context = model_context(model_dir)
+    context.artifacts["evidence"] = str(elsewhere)
+    with pytest.raises(ValueError, match="in one directory"):
+        TitanicSurvivalModel(context)
+
+
 def test_input_frame_matches_the_signature() -> None:
     frame = input_frame(columns_from_passengers(PASSENGERS))
     assert tuple(frame.columns) == INPUT_COLUMNS
@@ -188,7 +210,9 @@ frame = pd.read_json({inputs!r}, orient="split")
 typed = frame[[f.name for f in features]].astype({{f.name: f.as_dtype() for f in features}})
 out = pk.model.predict_proba(typed).replace({{pd.NA: None, np.nan: None}}).to_dict("records")
 loaded = sorted(m for m in sys.modules if m in ("ml.core.training", "ml.registry", "ml.snowflake.session"))
-print(json.dumps({{"rows": out, "training_stack_loaded": loaded}}))
+model = pk.model.model
+extras = {{"members": model.uncertainty is not None, "evidence": model.evidence is not None}}
+print(json.dumps({{"rows": out, "training_stack_loaded": loaded, "extras": extras}}))
 """
 
 
@@ -206,7 +230,7 @@ def test_logged_package_loads_and_scores_like_the_bot(model_dir: Path, tmp_path:
 
     assert f"xgboost=={xgboost.__version__}" in conda  # relax_version widens it at log time
     artifacts = {p.name for p in (package / "models").rglob("*") if p.parent.name == "artifacts"}
-    assert artifacts == set(MODEL_FILES)
+    assert artifacts == set(ALL_FILES)  # the members and the evidence too: an export explains fully
 
     frame = load_csv()
     inputs = table_inputs(frame)
@@ -223,6 +247,7 @@ def test_logged_package_loads_and_scores_like_the_bot(model_dir: Path, tmp_path:
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["training_stack_loaded"] == []
+    assert result["extras"] == {"members": True, "evidence": True}
     survived = [row[SURVIVED] for row in result["rows"]]
     assert survived[0] is None
     np.testing.assert_allclose(survived[1:], fitted_model().predict_frame(frame)[1:], rtol=0, atol=1e-12)

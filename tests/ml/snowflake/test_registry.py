@@ -41,8 +41,8 @@ from ml.snowflake.registry import (
 from ml.snowflake.runs import SessionSql, SnowflakeRunStore
 from ml.snowflake.scoring import WarehouseScorer
 from ml.snowflake.train import DONE, run_training
-from tests.support.models import PASSENGERS, fitted_model
-from tests.support.snowflake import SETTINGS, TABLE, TINY, FakeStore, Unclosable, coded
+from tests.support.models import FAST_CONFIG, PASSENGERS, fitted_model
+from tests.support.snowflake import SETTINGS, TABLE, FakeStore, Unclosable, coded
 
 
 @pytest.fixture
@@ -144,15 +144,15 @@ def test_sql_scoring_of_the_table_equals_local_batch_scoring(loaded: Session, tm
 def test_the_training_procedure_runs_the_same_recipe(loaded: Session) -> None:
     steps: list[str] = []
     summary = run_training(
-        loaded, SETTINGS, actor="tests", progress=steps.append, register=False, config=TINY
+        loaded, SETTINGS, actor="tests", progress=steps.append, register=False, config=FAST_CONFIG
     )
-    local = train(load_csv(), TINY)
+    local = train(load_csv(), FAST_CONFIG)
     assert summary["metrics"] == local.metrics()
     assert summary["params"] == local.params
     assert summary["data_fingerprint"] == local.data_fingerprint
     assert summary["info"]["holdout_fingerprint"] == local.holdout_fingerprint
     assert summary["version"] is None  # registering is live-only (the Registry needs an account)
-    assert steps == ["load data", "search", "cross-validate", "evaluate on holdout", DONE]
+    assert steps == ["load data", "cross-validate", "evaluate on holdout", "fit on all rows", DONE]
     progress = loaded.table("LIFEBOAT.PUBLIC.LIFEBOAT_TRAINING_PROGRESS").to_pandas()
     assert list(progress.sort_values("SEQ")["STEP"]) == steps
     assert progress["RUN_ID"].nunique() == 1
@@ -162,13 +162,13 @@ def test_a_failing_procedure_reports_one_line(session: Session) -> None:
     frame = load_csv().drop(columns=["survived"])
     session.create_dataframe(plain(frame)).write.save_as_table(TABLE, mode="overwrite")
     with pytest.raises(SnowflakeUnavailable) as caught:
-        run_training(session, SETTINGS, actor="tests", register=False, config=TINY)
+        run_training(session, SETTINGS, actor="tests", register=False, config=FAST_CONFIG)
     assert "missing column survived" in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_training_needs_the_table(session: Session) -> None:
     with pytest.raises(SnowflakeUnavailable, match="lifeboat load-data"):
-        run_training(session, SETTINGS, actor="tests", register=False, config=TINY)
+        run_training(session, SETTINGS, actor="tests", register=False, config=FAST_CONFIG)
 
 
 # -- the registry, with a stand-in for snowflake.ml.registry --------------------------------------
@@ -257,6 +257,10 @@ def test_load_model_fetches_once_and_scores_in_process(
     frame = load_csv()
     np.testing.assert_array_equal(model.predict_frame(frame), fitted_model().predict_frame(frame))
     assert registry.load_model("v1") is model and store.exports == 1
+    # The exported version brings its members and evidence: answers have a range and people like you.
+    someone = PASSENGERS[1]
+    assert model.explain(someone) == fitted_model().explain(someone)
+    assert model.explain(someone).likely is not None and model.explain(someone).evidence is not None
     # A new process finds the files in the cache (checksum verified) and does not export again.
     again = SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "cache")
     again.load_model("V1")
@@ -299,13 +303,16 @@ def test_the_backend_keeps_runs_beside_the_registry(registry: SnowflakeRegistry)
 def test_warehouse_scorer_matches_the_local_scorer(registry: SnowflakeRegistry, store: FakeStore) -> None:
     log(registry)
     local, warehouse = Scorer(registry), WarehouseScorer(registry, fallback=False)
-    for passenger in PASSENGERS:
+    # "A girl" has no age: the warehouse's inputs have no "child", so her age is sent as a number.
+    people = [*PASSENGERS, Passenger.create(pclass=3, sex="female", child=True)]
+    for passenger in people:
         expected, got = local.predict(passenger), warehouse.predict(passenger)
         assert got.probability == pytest.approx(expected.probability, abs=1e-12)
         assert (got.reasons, got.assumptions, got.version) == (expected.reasons, expected.assumptions, "V1")
+        assert (got.likely, got.evidence) == (expected.likely, expected.evidence)
     frame = load_csv()
     np.testing.assert_allclose(warehouse.score_frame(frame), local.score_frame(frame), rtol=0, atol=1e-12)
-    assert store.runs == len(PASSENGERS) + 1  # one mv.run per passenger, one for the whole frame
+    assert store.runs == len(people) + 1  # one mv.run per passenger, one for the whole frame
     assert warehouse.model_card().version == "V1"
 
 

@@ -53,8 +53,8 @@ from ml.snowflake.runs import (
     TableSpec,
 )
 from ml.snowflake.train import DONE, procedure_error
-from tests.support.models import fitted_model
-from tests.support.snowflake import SETTINGS, TINY, FakeStore, Unclosable
+from tests.support.models import FAST_CONFIG, fitted_model
+from tests.support.snowflake import SETTINGS, FakeStore, Unclosable
 from tests.support.sqlite_sql import SQLiteSql
 
 RUNS = "LIFEBOAT.PUBLIC.LIFEBOAT_RUNS"
@@ -276,11 +276,11 @@ def test_its_own_session_is_opened_on_first_use_with_a_lock_timeout(account: Pat
 def test_one_run_at_a_time_then_released(store: SnowflakeRunStore) -> None:
     first = store.start("ann", N)
     assert isinstance(first, Acquired)
-    store.progress(first.run.id, "search", 2)
+    store.progress(first.run.id, "cross-validate", 2)
     busy = store.start("bob", N)
     assert isinstance(busy, Busy)
     assert (busy.run.id, busy.run.actor) == (first.run.id, "ann")
-    assert (busy.run.step, busy.run.step_index) == ("search", 2)
+    assert (busy.run.step, busy.run.step_index) == ("cross-validate", 2)
     assert store.current() == busy.run
     store.finish(
         first.run.id,
@@ -425,9 +425,9 @@ class FakeJob:
 def test_progress_rows_become_steps_once_each_and_in_order() -> None:
     seen: list[int] = []
     mapper = StepMapper(seen.append, reported=0)
-    mapper(["load data", "search"])
-    mapper(["search"])  # a duplicate row
-    mapper(["evaluate on holdout"])  # "cross-validate" never arrived: reported before it
+    mapper(["load data", "cross-validate"])
+    mapper(["cross-validate"])  # a duplicate row
+    mapper(["fit on all rows"])  # "evaluate on holdout" never arrived: reported before it
     mapper(["something else", DONE])
     assert seen == [1, 2, 3]
     mapper(["register"])
@@ -437,7 +437,7 @@ def test_progress_rows_become_steps_once_each_and_in_order() -> None:
 def test_follow_polls_until_done_and_fills_in_the_last_steps() -> None:
     seen: list[int] = []
     sleeps: list[float] = []
-    polls = [["load data"], [], ["search", "cross-validate"], ["evaluate on holdout"]]
+    polls = [["load data"], [], ["cross-validate", "evaluate on holdout"], ["fit on all rows"]]
     job = FakeJob(polls, outcome={"ok": 1})
     outcome = follow(job, StepMapper(seen.append, reported=0), poll_seconds=2.5, sleep=sleeps.append)
     assert outcome == {"ok": 1}
@@ -446,10 +446,10 @@ def test_follow_polls_until_done_and_fills_in_the_last_steps() -> None:
 
 
 def test_a_failure_on_this_side_cancels_the_procedure() -> None:
-    job = FakeJob([["load data", "search"], ["cross-validate"]], outcome={})
+    job = FakeJob([["load data", "cross-validate"], ["evaluate on holdout"]], outcome={})
 
     def step(index: int) -> None:
-        if STEPS[index] == "cross-validate":
+        if STEPS[index] == "evaluate on holdout":
             raise RuntimeError("progress could not be recorded")
 
     with pytest.raises(RuntimeError, match="progress"):
@@ -528,7 +528,12 @@ def test_a_run_with_a_stand_in_procedure(registry: SnowflakeRegistry, runs: Snow
         False, "kept V0: log loss 0.500 vs 0.400", {"log_loss": 0.5}, {"log_loss": 0.4}, "V0", 0.6
     )
     job = FakeJob(
-        [["load data"], ["search"], ["cross-validate", "evaluate on holdout"], ["decide", "register", DONE]],
+        [
+            ["load data"],
+            ["cross-validate"],
+            ["evaluate on holdout", "fit on all rows"],
+            ["decide", "register", DONE],
+        ],
         outcome=json.loads(outcome_json(claim.run.id, Challenged(version, decision))),
     )
     records: list[tuple[str, int]] = []
@@ -544,10 +549,15 @@ def test_a_run_with_a_stand_in_procedure(registry: SnowflakeRegistry, runs: Snow
 
     work = warehouse_work(SETTINGS, registry, start=start, poll_seconds=0, sleep=lambda s: None)
     run = execute_run(
-        claim.run.id, registry, store, config=TINY, progress=progress, tolerance=0.02, work=work
+        claim.run.id, registry, store, config=FAST_CONFIG, progress=progress, tolerance=0.02, work=work
     )
     assert records == [(name, i + 1) for i, name in enumerate(STEPS)]
-    assert job.args == {"session": registry.session, "run": claim.run.id, "config": TINY, "tolerance": 0.02}
+    assert job.args == {
+        "session": registry.session,
+        "run": claim.run.id,
+        "config": FAST_CONFIG,
+        "tolerance": 0.02,
+    }
     assert (run.status, run.version, run.decision, run.promoted) == (SUCCEEDED, "V1", decision.reason, False)
     assert run.result["decision"] == decision.to_dict()
     assert store.current() is None
@@ -565,10 +575,12 @@ def test_a_failed_procedure_fails_the_run_with_one_line(
         "100357 (P0000): Python Interpreter Error:\nTraceback (most recent call last):\n"
         '  File "x.py", line 1\nml.core.table.DataError: missing column survived\n in function LIFEBOAT_RETRAIN'
     )
-    job = FakeJob([["load data"], ["search"]], error=procedure_error(raised, "retraining in the warehouse"))
+    job = FakeJob(
+        [["load data"], ["cross-validate"]], error=procedure_error(raised, "retraining in the warehouse")
+    )
     work = warehouse_work(SETTINGS, registry, start=lambda *a, **k: job, poll_seconds=0, sleep=lambda s: None)
     run = execute_run(claim.run.id, registry, store, work=work)
-    assert run.status == FAILED and run.step == "search"
+    assert run.status == FAILED and run.step == "cross-validate"
     assert run.error == "retraining in the warehouse failed: ml.core.table.DataError: missing column survived"
     assert store.current() is None
     assert registry.history(1)[0].outcome == "failed"
@@ -597,7 +609,7 @@ def test_a_warehouse_run_end_to_end(
     assert isinstance(claim, Acquired)
     seen: list[str] = []
     work = warehouse_work(SETTINGS, registry, poll_seconds=0)
-    run = execute_run(claim.run.id, registry, store, config=TINY, progress=seen.append, work=work)
+    run = execute_run(claim.run.id, registry, store, config=FAST_CONFIG, progress=seen.append, work=work)
     assert run.status == SUCCEEDED, run.error
     assert seen == list(STEPS)
     assert run.version == "V2" and run.step_index == N
@@ -629,11 +641,13 @@ def test_the_procedure_registers_nothing_without_the_lease(
             "TITANIC",
             claim.run.id,
             "U_ADMIN",
-            json.dumps(asdict(TINY)),
+            json.dumps(asdict(FAST_CONFIG)),
             0.01,
         )
     # Through the CALL and execute_run: one line, and still only V1.
-    run = execute_run(claim.run.id, registry, store, config=TINY, work=warehouse_work(SETTINGS, registry))
+    run = execute_run(
+        claim.run.id, registry, store, config=FAST_CONFIG, work=warehouse_work(SETTINGS, registry)
+    )
     assert run.status == FAILED and "\n" not in (run.error or "")
     assert run.error is not None and run.error.startswith("retraining in the warehouse failed: ")
     assert "no longer holds the retraining lock" in run.error
@@ -674,7 +688,7 @@ def test_a_run_that_loses_its_lock_while_registering_registers_and_promotes_noth
             "TITANIC",
             claim.run.id,
             "U_ADMIN",
-            json.dumps(asdict(TINY)),
+            json.dumps(asdict(FAST_CONFIG)),
             0.01,
         )
     assert registry.get_default() == "V1"
