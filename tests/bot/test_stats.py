@@ -11,21 +11,12 @@ import pytest
 from bot.cli import main
 from ml.io.registry import RegistryError
 from tests.support.bot import ACK_BUDGET, Bot, all_text, settle
-from tests.support.models import fitted_model
+from tests.support.models import register_elsewhere_trained
 
 
 def register_other_data_version(bot: Bot) -> None:
     """A default version trained on a passenger list this machine has no copy of."""
-    bot.services.registry.log_model(
-        fitted_model(),
-        metrics={},
-        params={},
-        comment="trained elsewhere",
-        created_by="ann",
-        data_fingerprint="sha256:0123456789abcdef",
-        info={"n_rows": 600},
-        make_default=True,
-    )
+    register_elsewhere_trained(bot.services.registry)
 
 
 # -- in Slack ------------------------------------------------------------------------------------------

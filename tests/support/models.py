@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pandas as pd
 
@@ -58,3 +59,17 @@ def passengers_of(frame: pd.DataFrame) -> list[Passenger]:
         )
         for row in frame.itertuples()
     ]
+
+
+def register_elsewhere_trained(registry: Any) -> Any:
+    """A default version trained on a passenger list of 600 that this machine has no copy of."""
+    return registry.log_model(
+        fitted_model(),
+        metrics={},
+        params={},
+        comment="trained elsewhere",
+        created_by="ann",
+        data_fingerprint="sha256:0123456789abcdef",
+        info={"n_rows": 600},
+        make_default=True,
+    )

@@ -10,7 +10,7 @@ from ml.core.stats import count_passengers
 from ml.io.data import load_csv
 from ml.io.local_registry import LocalRegistry
 from ml.io.stats import local_stats, training_rows
-from tests.support.models import fitted_model
+from tests.support.models import register_elsewhere_trained
 
 
 def test_the_default_version_trained_on_the_shipped_data_gets_its_figures(registry: LocalRegistry) -> None:
@@ -22,16 +22,7 @@ def test_the_default_version_trained_on_the_shipped_data_gets_its_figures(regist
 
 
 def test_a_default_trained_on_other_data_is_said_plainly(registry: LocalRegistry) -> None:
-    registry.log_model(
-        fitted_model(),
-        metrics={},
-        params={},
-        comment="trained elsewhere",
-        created_by="ann",
-        data_fingerprint="sha256:0123456789abcdef",
-        info={"n_rows": 600},
-        make_default=True,
-    )
+    register_elsewhere_trained(registry)
     stats = local_stats(registry)
     assert stats.version == "V2"
     assert stats.source == "the shipped passenger list (891 passengers)"

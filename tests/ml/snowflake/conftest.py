@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from snowflake.snowpark import Session
 
+from ml.snowflake import data as sf_data
 from ml.snowflake import retrain as sf_retrain
+from ml.snowflake.data import load_data
 from ml.snowflake.registry import SnowflakeRegistry
 from ml.snowflake.runs import SnowflakeRunStore
 from tests.support.contracts import contracts
-from tests.support.snowflake import SETTINGS, FakeStore
+from tests.support.snowflake import SETTINGS, FakeStore, Unclosable
 from tests.support.sqlite_sql import SQLiteSql
 
 
@@ -33,6 +35,14 @@ def store(tmp_path: Path) -> FakeStore:
 @pytest.fixture
 def registry(session: Session, store: FakeStore, tmp_path: Path) -> SnowflakeRegistry:
     return SnowflakeRegistry(session, SETTINGS, store=store, cache_dir=tmp_path / "cache")
+
+
+@pytest.fixture
+def loaded(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
+    """`lifeboat load-data` run against the local session: TITANIC_DATA holds the shipped 891."""
+    monkeypatch.setattr(sf_data, "open_session", lambda settings: Unclosable(session))
+    assert load_data(SETTINGS, None, replace=False) == 891
+    return session
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from ml.io.artifacts import save_model
 from ml.io.data import load_csv
 from ml.io.registry import RegistryError, UnknownVersionError
 from ml.io.serving import ModelUnavailableError, Scorer
-from ml.snowflake import data as sf_data
 from ml.snowflake.contract import INPUT_COLUMNS, SURVIVED
 from ml.snowflake.data import ROW_COLUMN, TableExistsError, load_data, read_passengers
 from ml.snowflake.errors import SnowflakeUnavailable
@@ -42,15 +41,7 @@ from ml.snowflake.runs import SessionSql, SnowflakeRunStore
 from ml.snowflake.scoring import WarehouseScorer
 from ml.snowflake.train import DONE, run_training
 from tests.support.models import FAST_CONFIG, PASSENGERS, fitted_model
-from tests.support.snowflake import SETTINGS, TABLE, FakeStore, Unclosable, coded
-
-
-@pytest.fixture
-def loaded(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
-    """`lifeboat load-data` run against the local session."""
-    monkeypatch.setattr(sf_data, "open_session", lambda settings: Unclosable(session))
-    assert load_data(SETTINGS, None, replace=False) == 891
-    return session
+from tests.support.snowflake import SETTINGS, TABLE, FakeStore, coded
 
 
 def plain(frame: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,10 +28,8 @@ from snowflake.snowpark import Row, Session
 from ml.backend import open_backend
 from ml.io.runs import FAILED, RUNNING, SUCCEEDED, Acquired, Busy, Run
 from ml.jobs.retrain import STEPS, Challenged, Decision, RetrainError, execute_run
-from ml.snowflake import data as sf_data
 from ml.snowflake import retrain as sf_retrain
 from ml.snowflake import runs as sf_runs
-from ml.snowflake.data import load_data
 from ml.snowflake.errors import SnowflakeUnavailable
 from ml.snowflake.objects import LOCK_GUARD, locks_schema, locks_seed, runs_schema
 from ml.snowflake.registry import SnowflakeRegistry
@@ -54,7 +51,7 @@ from ml.snowflake.runs import (
 )
 from ml.snowflake.train import DONE, procedure_error
 from tests.support.models import FAST_CONFIG, fitted_model
-from tests.support.snowflake import SETTINGS, FakeStore, Unclosable
+from tests.support.snowflake import SETTINGS, FakeStore
 from tests.support.sqlite_sql import SQLiteSql
 
 RUNS = "LIFEBOAT.PUBLIC.LIFEBOAT_RUNS"
@@ -82,7 +79,7 @@ def specs() -> list[TableSpec]:
 
 
 @pytest.fixture
-def store(clock: Clock) -> SnowflakeRunStore:
+def run_store(clock: Clock) -> SnowflakeRunStore:
     return SnowflakeRunStore(SQLiteSql(clock=clock), SETTINGS)
 
 
@@ -196,8 +193,8 @@ def account(tmp_path: Path, clock: Clock) -> Path:
 
 def test_start_is_one_transaction_that_begins_with_the_guard(account: Path, clock: Clock) -> None:
     session = SnowflakeOnSQLite(account, clock)
-    store = SnowflakeRunStore(SessionSql(session), SETTINGS)  # type: ignore[arg-type]
-    claim = store.start("ann", N, {"channel": "C1"})
+    run_store = SnowflakeRunStore(SessionSql(session), SETTINGS)  # type: ignore[arg-type]
+    claim = run_store.start("ann", N, {"channel": "C1"})
     assert isinstance(claim, Acquired)
     verbs = [s.split(" WHERE")[0][:40] for s in session.statements]
     assert session.statements[0] == "BEGIN TRANSACTION"
@@ -215,24 +212,24 @@ def test_start_is_one_transaction_that_begins_with_the_guard(account: Path, cloc
 
 def test_a_failing_statement_rolls_the_transaction_back(account: Path, clock: Clock) -> None:
     session = SnowflakeOnSQLite(account, clock)
-    store = SnowflakeRunStore(SessionSql(session), SETTINGS)  # type: ignore[arg-type]
+    run_store = SnowflakeRunStore(SessionSql(session), SETTINGS)  # type: ignore[arg-type]
     session.fail_on = f"INSERT INTO {RUNS}"
     with pytest.raises(SnowflakeUnavailable) as caught:
-        store.start("ann", N)
+        run_store.start("ann", N)
     assert "\n" not in str(caught.value) and "use the retraining tables" in str(caught.value)
     assert session.statements[-1] == "ROLLBACK"
     session.fail_on = None
-    assert store.current() is None  # the lock row written before the failure was rolled back
-    assert isinstance(store.start("bob", N), Acquired)
+    assert run_store.current() is None  # the lock row written before the failure was rolled back
+    assert isinstance(run_store.start("bob", N), Acquired)
 
 
 def test_dml_counts_are_read_from_snowflakes_answer(account: Path, clock: Clock) -> None:
     session = SnowflakeOnSQLite(account, clock)
-    store = SnowflakeRunStore(SessionSql(session), SETTINGS)  # type: ignore[arg-type]
-    claim = store.start("ann", N)
+    run_store = SnowflakeRunStore(SessionSql(session), SETTINGS)  # type: ignore[arg-type]
+    claim = run_store.start("ann", N)
     assert isinstance(claim, Acquired)
-    assert store.heartbeat(claim.run.id) is True  # "number of rows updated" = 1
-    assert store.heartbeat("someone-else") is False  # = 0
+    assert run_store.heartbeat(claim.run.id) is True  # "number of rows updated" = 1
+    assert run_store.heartbeat("someone-else") is False  # = 0
 
 
 def test_replicas_racing_for_the_lock_get_exactly_one_run(account: Path, clock: Clock) -> None:
@@ -241,9 +238,9 @@ def test_replicas_racing_for_the_lock_get_exactly_one_run(account: Path, clock: 
     barrier = threading.Barrier(len(stores))
     results: list[Acquired | Busy] = []
 
-    def start(store: SnowflakeRunStore) -> None:
+    def start(run_store: SnowflakeRunStore) -> None:
         barrier.wait()
-        results.append(store.start("U_ADMIN", N))
+        results.append(run_store.start("U_ADMIN", N))
 
     threads = [threading.Thread(target=start, args=(s,)) for s in stores]
     for t in threads:
@@ -264,25 +261,25 @@ def test_its_own_session_is_opened_on_first_use_with_a_lock_timeout(account: Pat
         return opened[-1]
 
     sql = SessionSql(connect=connect)
-    store = SnowflakeRunStore(sql, SETTINGS)
+    run_store = SnowflakeRunStore(sql, SETTINGS)
     assert opened == []  # creating the store (the bot starting) costs no login
-    assert store.current() is None
+    assert run_store.current() is None
     assert len(opened) == 1 and opened[0].statements[0] == "ALTER SESSION SET LOCK_TIMEOUT = 60"
-    store.close()
+    run_store.close()
     assert opened[0].closed
 
 
 # -- the store's semantics (those of SQLiteRunStore), on a clock the test moves ---------------------------
-def test_one_run_at_a_time_then_released(store: SnowflakeRunStore) -> None:
-    first = store.start("ann", N)
+def test_one_run_at_a_time_then_released(run_store: SnowflakeRunStore) -> None:
+    first = run_store.start("ann", N)
     assert isinstance(first, Acquired)
-    store.progress(first.run.id, "cross-validate", 2)
-    busy = store.start("bob", N)
+    run_store.progress(first.run.id, "cross-validate", 2)
+    busy = run_store.start("bob", N)
     assert isinstance(busy, Busy)
     assert (busy.run.id, busy.run.actor) == (first.run.id, "ann")
     assert (busy.run.step, busy.run.step_index) == ("cross-validate", 2)
-    assert store.current() == busy.run
-    store.finish(
+    assert run_store.current() == busy.run
+    run_store.finish(
         first.run.id,
         status=SUCCEEDED,
         version="V2",
@@ -290,64 +287,66 @@ def test_one_run_at_a_time_then_released(store: SnowflakeRunStore) -> None:
         promoted=True,
         result={"metrics": {"log_loss": 0.4}},
     )
-    assert store.current() is None
-    done = store.get(first.run.id)
+    assert run_store.current() is None
+    done = run_store.get(first.run.id)
     assert done is not None
     assert (done.status, done.version, done.decision, done.promoted) == (SUCCEEDED, "V2", "promoted", True)
     assert done.result == {"metrics": {"log_loss": 0.4}} and done.finished_at is not None
-    assert isinstance(store.start("bob", N), Acquired)
+    assert isinstance(run_store.start("bob", N), Acquired)
 
 
-def test_recent_origin_and_unknown_runs(store: SnowflakeRunStore, clock: Clock) -> None:
+def test_recent_origin_and_unknown_runs(run_store: SnowflakeRunStore, clock: Clock) -> None:
     ids = []
     for actor in ("ann", "bob", "cy"):
-        claim = store.start(actor, N)
+        claim = run_store.start(actor, N)
         assert isinstance(claim, Acquired)
         ids.append(claim.run.id)
-        store.finish(claim.run.id, status=FAILED, error="boom")
+        run_store.finish(claim.run.id, status=FAILED, error="boom")
         clock.now += 1
-    assert [r.id for r in store.recent()] == ids[::-1]
-    assert [r.id for r in store.recent(limit=2)] == ids[:0:-1]
-    store.set_origin(ids[0], {"channel": "C1", "ts": "1.2"})
-    run = store.get(ids[0])
+    assert [r.id for r in run_store.recent()] == ids[::-1]
+    assert [r.id for r in run_store.recent(limit=2)] == ids[:0:-1]
+    run_store.set_origin(ids[0], {"channel": "C1", "ts": "1.2"})
+    run = run_store.get(ids[0])
     assert run is not None and run.origin == {"channel": "C1", "ts": "1.2"}
     assert run.promoted is None and run.error == "boom"
-    assert store.get("nope") is None
+    assert run_store.get("nope") is None
 
 
-def test_a_crashed_runs_lease_expires_and_it_is_marked_failed(store: SnowflakeRunStore, clock: Clock) -> None:
-    first = store.start("ann", N, lease=0.2)
+def test_a_crashed_runs_lease_expires_and_it_is_marked_failed(
+    run_store: SnowflakeRunStore, clock: Clock
+) -> None:
+    first = run_store.start("ann", N, lease=0.2)
     assert isinstance(first, Acquired)
-    assert store.holds(first.run.id)
+    assert run_store.holds(first.run.id)
     clock.now += 0.3  # the holder never heart-beats: its lease runs out
-    assert not store.holds(first.run.id)
-    assert store.current() is None
-    dead = store.get(first.run.id)
+    assert not run_store.holds(first.run.id)
+    assert run_store.current() is None
+    dead = run_store.get(first.run.id)
     assert dead is not None and dead.status == FAILED and dead.error == EXPIRED_ERROR
     assert dead.finished_at == clock.now
-    assert isinstance(store.start("bob", N), Acquired)
+    assert isinstance(run_store.start("bob", N), Acquired)
 
 
-def test_an_expired_lease_is_taken_over_by_start(store: SnowflakeRunStore, clock: Clock) -> None:
-    first = store.start("ann", N, lease=0.2)
+def test_an_expired_lease_is_taken_over_by_start(run_store: SnowflakeRunStore, clock: Clock) -> None:
+    first = run_store.start("ann", N, lease=0.2)
     assert isinstance(first, Acquired)
     clock.now += 1
-    second = store.start("bob", N)
+    second = run_store.start("bob", N)
     assert isinstance(second, Acquired)
-    assert store.get(first.run.id).status == FAILED  # type: ignore[union-attr]
-    assert store.heartbeat(first.run.id) is False  # the dead run cannot renew what it lost
+    assert run_store.get(first.run.id).status == FAILED  # type: ignore[union-attr]
+    assert run_store.heartbeat(first.run.id) is False  # the dead run cannot renew what it lost
 
 
-def test_heartbeats_keep_the_lease(store: SnowflakeRunStore, clock: Clock) -> None:
-    claim = store.start("ann", N, lease=1.0)
+def test_heartbeats_keep_the_lease(run_store: SnowflakeRunStore, clock: Clock) -> None:
+    claim = run_store.start("ann", N, lease=1.0)
     assert isinstance(claim, Acquired)
     for _ in range(5):
         clock.now += 0.8
-        assert store.heartbeat(claim.run.id, lease=1.0)
-    assert store.current() is not None and store.current().id == claim.run.id  # type: ignore[union-attr]
-    store.finish(claim.run.id, status=SUCCEEDED)
-    assert store.heartbeat(claim.run.id) is False
-    assert not store.holds(claim.run.id)
+        assert run_store.heartbeat(claim.run.id, lease=1.0)
+    assert run_store.current() is not None and run_store.current().id == claim.run.id  # type: ignore[union-attr]
+    run_store.finish(claim.run.id, status=SUCCEEDED)
+    assert run_store.heartbeat(claim.run.id) is False
+    assert not run_store.holds(claim.run.id)
 
 
 def test_models_sharing_a_schema_do_not_block_each_other(clock: Clock) -> None:
@@ -359,10 +358,10 @@ def test_models_sharing_a_schema_do_not_block_each_other(clock: Clock) -> None:
     assert [r.actor for r in titanic.recent()] == ["ann"] and [r.actor for r in other.recent()] == ["bob"]
 
 
-def test_a_deleted_guard_row_is_put_back(store: SnowflakeRunStore) -> None:
-    store.sql.count(f"DELETE FROM {store.locks} WHERE NAME = ?", [LOCK_GUARD])
-    assert isinstance(store.start("ann", N), Acquired)
-    guard = store.sql.rows(f"SELECT NAME FROM {store.locks} WHERE NAME = ?", [LOCK_GUARD])
+def test_a_deleted_guard_row_is_put_back(run_store: SnowflakeRunStore) -> None:
+    run_store.sql.count(f"DELETE FROM {run_store.locks} WHERE NAME = ?", [LOCK_GUARD])
+    assert isinstance(run_store.start("ann", N), Acquired)
+    guard = run_store.sql.rows(f"SELECT NAME FROM {run_store.locks} WHERE NAME = ?", [LOCK_GUARD])
     assert len(guard) == 1
 
 
@@ -382,12 +381,12 @@ class Intruding(SQLiteSql):
 
 
 def test_a_run_that_sees_another_holder_after_commit_gives_way(clock: Clock) -> None:
-    store = SnowflakeRunStore(Intruding(clock=clock), SETTINGS)
-    claim = store.start("ann", N)
+    run_store = SnowflakeRunStore(Intruding(clock=clock), SETTINGS)
+    claim = run_store.start("ann", N)
     assert isinstance(claim, Busy) and claim.run.id == "intruder"
-    mine = [r for r in store.recent() if r.actor == "ann"]
+    mine = [r for r in run_store.recent() if r.actor == "ann"]
     assert mine and mine[0].status == FAILED and mine[0].error == LOST_RACE_ERROR
-    assert store.current() is not None and store.current().id == "intruder"  # type: ignore[union-attr]
+    assert run_store.current() is not None and run_store.current().id == "intruder"  # type: ignore[union-attr]
 
 
 # -- the warehouse work, with a stand-in job ----------------------------------------------------------
@@ -469,33 +468,6 @@ def test_the_outcome_json_round_trips(registry: SnowflakeRegistry) -> None:
         challenged_from({"version": "V1"}, registry)
 
 
-# -- fixtures on Snowpark's local testing session -------------------------------------------------------
-@pytest.fixture
-def session() -> Iterator[Session]:
-    local = Session.builder.config("local_testing", True).create()
-    yield local
-    local.close()
-
-
-@pytest.fixture
-def fake_store(tmp_path: Path) -> FakeStore:
-    root = tmp_path / "store"
-    root.mkdir()
-    return FakeStore(root)
-
-
-@pytest.fixture
-def registry(session: Session, fake_store: FakeStore, tmp_path: Path) -> SnowflakeRegistry:
-    return SnowflakeRegistry(session, SETTINGS, store=fake_store, cache_dir=tmp_path / "cache")
-
-
-@pytest.fixture
-def loaded(session: Session, monkeypatch: pytest.MonkeyPatch) -> Session:
-    monkeypatch.setattr(sf_data, "open_session", lambda settings: Unclosable(session))
-    assert load_data(SETTINGS, None, replace=False) == 891
-    return session
-
-
 def log_v1(registry: SnowflakeRegistry) -> Any:
     return registry.log_model(
         fitted_model(),
@@ -520,8 +492,8 @@ def test_the_snowflake_backend_retrains_in_the_warehouse_with_the_shared_store(
 def test_a_run_with_a_stand_in_procedure(registry: SnowflakeRegistry, runs: SnowflakeRunStore) -> None:
     """execute_run + warehouse_work: the run record advances with the procedure's rows, and the
     JSON becomes the registered version and the decision."""
-    store = runs
-    claim = store.start("U_ADMIN", N)
+    run_store = runs
+    claim = run_store.start("U_ADMIN", N)
     assert isinstance(claim, Acquired)
     version = log_v1(registry)  # what the "procedure" registered
     decision = Decision(
@@ -543,13 +515,13 @@ def test_a_run_with_a_stand_in_procedure(registry: SnowflakeRegistry, runs: Snow
         return job
 
     def progress(name: str) -> None:
-        current = store.get(claim.run.id)
+        current = run_store.get(claim.run.id)
         assert current is not None
         records.append((current.step, current.step_index))
 
     work = warehouse_work(SETTINGS, registry, start=start, poll_seconds=0, sleep=lambda s: None)
     run = execute_run(
-        claim.run.id, registry, store, config=FAST_CONFIG, progress=progress, tolerance=0.02, work=work
+        claim.run.id, registry, run_store, config=FAST_CONFIG, progress=progress, tolerance=0.02, work=work
     )
     assert records == [(name, i + 1) for i, name in enumerate(STEPS)]
     assert job.args == {
@@ -560,7 +532,7 @@ def test_a_run_with_a_stand_in_procedure(registry: SnowflakeRegistry, runs: Snow
     }
     assert (run.status, run.version, run.decision, run.promoted) == (SUCCEEDED, "V1", decision.reason, False)
     assert run.result["decision"] == decision.to_dict()
-    assert store.current() is None
+    assert run_store.current() is None
     audit = registry.history(1)[0]
     assert (audit.action, audit.to_version, audit.outcome) == ("retrain", "V1", "kept V0")
 
@@ -568,8 +540,8 @@ def test_a_run_with_a_stand_in_procedure(registry: SnowflakeRegistry, runs: Snow
 def test_a_failed_procedure_fails_the_run_with_one_line(
     registry: SnowflakeRegistry, runs: SnowflakeRunStore
 ) -> None:
-    store = runs
-    claim = store.start("U_ADMIN", N)
+    run_store = runs
+    claim = run_store.start("U_ADMIN", N)
     assert isinstance(claim, Acquired)
     raised = RuntimeError(
         "100357 (P0000): Python Interpreter Error:\nTraceback (most recent call last):\n"
@@ -579,22 +551,22 @@ def test_a_failed_procedure_fails_the_run_with_one_line(
         [["load data"], ["cross-validate"]], error=procedure_error(raised, "retraining in the warehouse")
     )
     work = warehouse_work(SETTINGS, registry, start=lambda *a, **k: job, poll_seconds=0, sleep=lambda s: None)
-    run = execute_run(claim.run.id, registry, store, work=work)
+    run = execute_run(claim.run.id, registry, run_store, work=work)
     assert run.status == FAILED and run.step == "cross-validate"
     assert run.error == "retraining in the warehouse failed: ml.core.table.DataError: missing column survived"
-    assert store.current() is None
+    assert run_store.current() is None
     assert registry.history(1)[0].outcome == "failed"
 
 
 # -- the procedure itself, run in process by the local testing session ---------------------------------
 @pytest.fixture
-def procedure_uses_fake_store(fake_store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def procedure_uses_fake_store(store: FakeStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inside the procedure (run in process), the registry's Registry calls go to the same stand-in."""
     monkeypatch.setattr(
         sf_retrain,
         "procedure_registry",
         lambda session, settings: SnowflakeRegistry(
-            session, settings, store=fake_store, cache_dir=tmp_path / "procedure-cache"
+            session, settings, store=store, cache_dir=tmp_path / "procedure-cache"
         ),
     )
 
@@ -604,12 +576,12 @@ def test_a_warehouse_run_end_to_end(
     loaded: Session, registry: SnowflakeRegistry, runs: SnowflakeRunStore
 ) -> None:
     log_v1(registry)
-    store = runs
-    claim = store.start("U_ADMIN", N)
+    run_store = runs
+    claim = run_store.start("U_ADMIN", N)
     assert isinstance(claim, Acquired)
     seen: list[str] = []
     work = warehouse_work(SETTINGS, registry, poll_seconds=0)
-    run = execute_run(claim.run.id, registry, store, config=FAST_CONFIG, progress=seen.append, work=work)
+    run = execute_run(claim.run.id, registry, run_store, config=FAST_CONFIG, progress=seen.append, work=work)
     assert run.status == SUCCEEDED, run.error
     assert seen == list(STEPS)
     assert run.version == "V2" and run.step_index == N
@@ -621,7 +593,7 @@ def test_a_warehouse_run_end_to_end(
     rows = loaded.table("LIFEBOAT.PUBLIC.LIFEBOAT_TRAINING_PROGRESS").to_pandas().sort_values("SEQ")
     assert list(rows[rows["RUN_ID"] == claim.run.id]["STEP"]) == [*STEPS, DONE]
     assert [e.action for e in registry.history(2)] == ["retrain", "register"]
-    assert store.current() is None
+    assert run_store.current() is None
 
 
 @pytest.mark.usefixtures("procedure_uses_fake_store")
@@ -629,8 +601,8 @@ def test_the_procedure_registers_nothing_without_the_lease(
     loaded: Session, registry: SnowflakeRegistry, runs: SnowflakeRunStore
 ) -> None:
     log_v1(registry)
-    store = runs
-    claim = store.start("U_ADMIN", N, lease=0.0)  # as if the worker stopped heart-beating at once
+    run_store = runs
+    claim = run_store.start("U_ADMIN", N, lease=0.0)  # as if the worker stopped heart-beating at once
     assert isinstance(claim, Acquired)
     with pytest.raises(RetrainError, match="no longer holds the retraining lock"):
         retrain_procedure(
@@ -646,7 +618,7 @@ def test_the_procedure_registers_nothing_without_the_lease(
         )
     # Through the CALL and execute_run: one line, and still only V1.
     run = execute_run(
-        claim.run.id, registry, store, config=FAST_CONFIG, work=warehouse_work(SETTINGS, registry)
+        claim.run.id, registry, run_store, config=FAST_CONFIG, work=warehouse_work(SETTINGS, registry)
     )
     assert run.status == FAILED and "\n" not in (run.error or "")
     assert run.error is not None and run.error.startswith("retraining in the warehouse failed: ")
@@ -667,7 +639,7 @@ def test_a_run_that_loses_its_lock_while_registering_registers_and_promotes_noth
     loaded: Session,
     registry: SnowflakeRegistry,
     runs: SnowflakeRunStore,
-    fake_store: FakeStore,
+    store: FakeStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The lease (30 s, renewed by the worker) was checked once before a log_model that takes
@@ -678,7 +650,7 @@ def test_a_run_that_loses_its_lock_while_registering_registers_and_promotes_noth
     forced_promotion(monkeypatch)
     claim = runs.start("U_ADMIN", N)
     assert isinstance(claim, Acquired)
-    fake_store.after_log = lambda version: runs.finish(claim.run.id, status=FAILED, error="expired")
+    store.after_log = lambda version: runs.finish(claim.run.id, status=FAILED, error="expired")
     with pytest.raises((RetrainError, RegistryError), match="lost the retraining lock"):
         retrain_procedure(
             loaded,
@@ -696,7 +668,7 @@ def test_a_run_that_loses_its_lock_while_registering_registers_and_promotes_noth
 
 
 def test_a_promotion_made_after_the_lease_was_lost_is_taken_back(
-    registry: SnowflakeRegistry, fake_store: FakeStore
+    registry: SnowflakeRegistry, store: FakeStore
 ) -> None:
     from ml.snowflake.registry import LeaseLostError
 
@@ -717,7 +689,7 @@ def test_a_promotion_made_after_the_lease_was_lost_is_taken_back(
 
 
 def test_a_first_version_is_not_created_without_the_lease(
-    registry: SnowflakeRegistry, fake_store: FakeStore
+    registry: SnowflakeRegistry, store: FakeStore
 ) -> None:
     """CREATE MODEL makes the first version the default by itself: the fence comes before it."""
     from ml.snowflake.registry import LeaseLostError
@@ -725,16 +697,16 @@ def test_a_first_version_is_not_created_without_the_lease(
     registry.fence = lambda: False
     with pytest.raises(LeaseLostError, match="nothing registered"):
         log_v1(registry)
-    assert fake_store.stored == {} and registry.get_default() is None
+    assert store.stored == {} and registry.get_default() is None
 
 
-def test_the_fence_reserves_the_lease_only_for_its_holder(store: SnowflakeRunStore, clock: Clock) -> None:
-    claim = store.start("ann", N, lease=1.0)
+def test_the_fence_reserves_the_lease_only_for_its_holder(run_store: SnowflakeRunStore, clock: Clock) -> None:
+    claim = run_store.start("ann", N, lease=1.0)
     assert isinstance(claim, Acquired)
-    assert store.fence(claim.run.id, 60.0)
+    assert run_store.fence(claim.run.id, 60.0)
     clock.now += 30  # the worker stopped heart-beating: the fence still holds the lock
-    assert isinstance(store.start("bob", N), Busy)
-    assert not store.fence("someone-else", 60.0)
+    assert isinstance(run_store.start("bob", N), Busy)
+    assert not run_store.fence("someone-else", 60.0)
     clock.now += 31
-    assert not store.fence(claim.run.id, 60.0)  # expired: nothing to extend
-    assert isinstance(store.start("bob", N), Acquired)
+    assert not run_store.fence(claim.run.id, 60.0)  # expired: nothing to extend
+    assert isinstance(run_store.start("bob", N), Acquired)
