@@ -164,13 +164,14 @@ class NameIndex:
             return NameSearch(query, same_surname=tuple(same))
         return NameSearch(query, suggestions=self.suggest(wanted))
 
-    def suggest(self, wanted: Iterable[str]) -> tuple[str, ...]:
-        """Surnames within a letter or two of a query word, closest (then most common) first."""
+    def suggest(self, wanted: Iterable[str], *, strict: bool = False) -> tuple[str, ...]:
+        """Surnames within a letter or two of a query word (one, `strict`ly: for text that may not
+        be a name at all), closest (then most common) first."""
         scored: dict[str, tuple[int, int]] = {}
         for word in wanted:
             if len(word) < 3:
                 continue
-            limit = _close_enough(word)
+            limit = 1 if strict else _close_enough(word)
             for surname in self._surnames:
                 distance = edit_distance(word, surname, limit)
                 if distance <= limit:
@@ -203,7 +204,20 @@ def _title_agrees(parsed: RecordName, titles: set[str]) -> bool:
     return True
 
 
-def name_query(text: str, parsed_fields: Iterable[str], ignored: Iterable[str], index: NameIndex) -> str | None:
+def could_be_name(text: str, parsed_fields: Iterable[str]) -> bool:
+    """Whether `text` may be a name, before looking at the records: quoted, or with no digit and
+    nothing the parser understood but a title (a sex word alone, such as "woman", is a description)."""
+    if unquote(text) is not None:
+        return True
+    fields = set(parsed_fields)
+    if any(c.isdigit() for c in text) or fields - NAME_FIELDS:
+        return False
+    return fields != {"sex"}
+
+
+def name_query(
+    text: str, parsed_fields: Iterable[str], ignored: Iterable[str], index: NameIndex
+) -> str | None:
     """The name to look up when `text` asks for a passenger by name, else None (a description).
 
     `parsed_fields` are the Passenger fields the description parser understood in `text`,
@@ -213,9 +227,7 @@ def name_query(text: str, parsed_fields: Iterable[str], ignored: Iterable[str], 
     quoted = unquote(text)
     if quoted is not None:
         return quoted[:MAX_QUERY_CHARS]
-    if any(c.isdigit() for c in text) or set(parsed_fields) - NAME_FIELDS:
-        return None
-    if set(parsed_fields) == {"sex"}:  # "woman", "a boy": a sex word, no title
+    if not could_be_name(text, parsed_fields):
         return None
     if any(index.is_surname(w) for word in ignored for w in words(word)):
         return text.strip()[:MAX_QUERY_CHARS]
