@@ -18,19 +18,22 @@ from ml.io.serving import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
-USER_ID = re.compile(r"[UW][A-Z0-9]{2,40}")  # what Slack sends as a user id
+USER_ID = re.compile(r"[UW][A-Z0-9_]{2,40}")  # what Slack sends as a user id
 
 
 def is_user_id(value: object) -> bool:
     return isinstance(value, str) and USER_ID.fullmatch(value) is not None
 
 
-def _default_version(services: Services) -> ModelVersion | None:
+def _served(services: Services) -> tuple[ModelVersion | None, str | None]:
+    """The version being served and its default token: the token of what Home shows, which may
+    lag the registry's for a moment while a new default loads (the refresher then comes back)."""
     try:
-        return services.scorer.model_card()
+        serving = services.scorer.current()
+        return services.registry.get_version(serving.version), serving.token
     except (ModelUnavailableError, RegistryError) as exc:
         log.warning("model unavailable for Home: %s", exc)
-        return None
+        return None, None
 
 
 def _admin_part(services: Services, client: WebClient, user: str) -> home_blocks.AdminPart | None:
@@ -48,9 +51,13 @@ def _admin_part(services: Services, client: WebClient, user: str) -> home_blocks
 
 
 def home_data(
-    services: Services, client: WebClient, user: str, notice: str | None = None
+    services: Services,
+    client: WebClient,
+    user: str,
+    notice: str | None = None,
+    version: ModelVersion | None = None,
 ) -> home_blocks.HomeData:
-    version = _default_version(services)
+    """What `user`'s Home shows, with `version` (the one served) as its card."""
     images = [] if version is None else pictures.card_images(services.images, client, version)
     try:
         recent = services.home_store.recent(user)
@@ -70,9 +77,9 @@ def home_data(
 
 def publish_home(services: Services, client: WebClient, user: str, notice: str | None = None) -> None:
     """Publish `user`'s Home (views.publish); if Slack refuses its pictures, again without them.
-    Records that they were shown the current default, for the refresher."""
-    token = services.registry.default_token()
-    view = home_blocks.home_view(home_data(services, client, user, notice))
+    Records which default they were shown, for the refresher."""
+    version, token = _served(services)
+    view = home_blocks.home_view(home_data(services, client, user, notice, version))
     try:
         client.views_publish(user_id=user, view=view)
     except SlackApiError as exc:
