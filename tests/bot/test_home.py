@@ -26,8 +26,8 @@ from bot.services import Services
 from bot.settings import BotSettings
 from bot.transport.http import build_asgi
 from ml.config import MLSettings
-from ml.io.local_registry import LocalRegistry
 from tests.support.bot import SECRET, TOKEN, Bot, all_text, buttons, settle
+from tests.support.models import register_copy_of_v1
 
 ADMIN, ALICE = "U_ADMIN", "U_ALICE"
 
@@ -35,18 +35,7 @@ ADMIN, ALICE = "U_ADMIN", "U_ALICE"
 @pytest.fixture
 def bot(home: Path, fake: FakeSlackWebAPI) -> Iterator[Bot]:
     """A bot whose admin is U_ADMIN, with a second version (V2, not the default) to promote."""
-    registry = LocalRegistry(home)
-    v1 = registry.get_version("V1")
-    registry.log_model(
-        registry.load_model("V1"),
-        metrics=v1.metrics,
-        params=v1.params,
-        comment="a copy of V1, to promote",
-        created_by="tests",
-        data_fingerprint=v1.data_fingerprint,
-        info=v1.info,
-    )
-    registry.close()
+    register_copy_of_v1(home)
     fake.reset()
     settings = BotSettings(
         bot_token=TOKEN, signing_secret=SECRET, api_url=fake.base_url, admins=frozenset({ADMIN})

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from bot.local import serve_asgi_in_thread
 from bot.local.playground.server import create_playground
 from ml.config import MLSettings
-from tests.support.models import FAST_ENV
+from tests.support.models import FAST_ENV, register_copy_of_v1
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -209,6 +209,51 @@ def test_survive_stats_shows_each_table_as_a_code_block(page: Page) -> None:
     expect(tables).to_have_count(5)  # sex, class, age, port, family size
     expect(tables.first).to_contain_text("female  233 of 314   74%        69–79%")
     expect(answer).to_contain_text("which TITANIC V1 was trained on")
+
+
+def loaded_images(locator: Locator) -> int:
+    """How many of the pictures under `locator` were fetched and drawn (not just referenced)."""
+    return int(
+        locator.locator("img").evaluate_all(
+            "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+    )
+
+
+def test_home_charts_a_passenger_by_name_and_an_admin_promoting_from_home(home: Path, page: Page) -> None:
+    # V2 registered after the playground started: Home reads the registry when it is opened.
+    register_copy_of_v1(home)
+    page.locator("#nav-home").click()
+    pane = page.locator("#home")
+    expect(pane).to_contain_text("Model card")
+    expect(pane).to_contain_text("TITANIC V1 (default)")
+    expect(pane.get_by_role("button", name="Would you survive?")).to_be_visible()
+    expect(pane.locator("figure.bk-image img")).to_have_count(2)  # reliability diagram, contributions
+    expect(pane).not_to_contain_text("Admin")
+    page.wait_for_function("() => [...document.querySelectorAll('#home img')].every(i => i.complete)")
+    assert loaded_images(pane) == 2
+
+    page.locator("#nav-channel").click()
+    send(page, "/survive Astor")
+    answer = bot_messages(page, ephemeral=True).filter(has_text="Astor, Mrs. John Jacob")
+    expect(answer).to_contain_text("What really happened: she survived.")
+    expect(answer).to_contain_text("The model learnt from this very record")
+    answer.get_by_role("button", name="Show chart").click()
+    chart = bot_messages(page, ephemeral=True).filter(has=page.locator("figure.bk-image img"))
+    expect(chart).to_have_count(1)
+    page.wait_for_function("() => [...document.querySelectorAll('.msg figure img')].every(i => i.complete)")
+    assert loaded_images(chart) == 1
+
+    page.locator("#who").select_option(label="Ada (admin)")
+    page.locator("#nav-home").click()
+    expect(pane).to_contain_text("Admin")
+    version = pane.locator("[data-block-id='home_version_V2']")
+    version.get_by_role("button", name="Promote").click()
+    expect(pane).to_contain_text("promoted V1 → V2")
+    expect(pane).to_contain_text("TITANIC V2 (default)")
+    expect(
+        pane.locator("[data-block-id='home_version_V1']").get_by_role("button", name="Roll back to V1")
+    ).to_be_visible()
 
 
 def test_mrkdwn_is_rendered_and_everything_else_escaped(page: Page) -> None:
