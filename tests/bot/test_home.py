@@ -242,3 +242,13 @@ def test_the_real_passengers_by_name(bot: Bot) -> None:
     assert [a["label"] for a in bot.services.home_store.recent(ALICE)][-1] == (
         "Astor, Mrs. John Jacob (Madeleine Talmadge Force)"
     )
+
+
+def test_the_manifest_declares_what_the_new_surfaces_need() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+    assert "files:write" in manifest["oauth_config"]["scopes"]["bot"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # answers by DM, as before
