@@ -160,4 +160,5 @@ def reliability_sentence(bins: Sequence[Mapping[str, Any]]) -> str:
 
 
 def contributions_sentence(means: Mapping[str, float]) -> str:
-    return ", ".join(f"{charts.ATTRIBUTES.get(k, k)} {v:.2f}" for k, v in means.items())
+    ranked = sorted(means.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{charts.ATTRIBUTES.get(k, k)} {v:.2f}" for k, v in ranked)

@@ -306,7 +306,8 @@ def card_pictures_blocks(version: ModelVersion, pictures: Sequence[Any]) -> list
             "fare": "fare",
             "embarked": "port",
         }
-        shown = " · ".join(f"{labels.get(k, escape(str(k)))} {float(v):.2f}" for k, v in means.items())
+        ranked = sorted(means.items(), key=lambda kv: -float(kv[1]))
+        shown = " · ".join(f"{labels.get(k, escape(str(k)))} {float(v):.2f}" for k, v in ranked)
         blocks.append(
             context(f"Mean |effect on the odds| per attribute over the training passengers: {shown}")
         )

@@ -273,7 +273,7 @@ def test_a_version_records_what_its_charts_need(registry: LocalRegistry) -> None
     assert sum(b["count"] for b in info["holdout_reliability"]) == info["n_holdout"]
     means = info["mean_abs_contribution"]
     assert set(means) == {"sex", "pclass", "age", "family", "fare", "embarked", "title"}
-    assert list(means.values()) == sorted(means.values(), reverse=True) and min(means.values()) >= 0
+    assert min(means.values()) >= 0 and max(means, key=means.__getitem__) in ("sex", "title")
     evidence = registry.load_model("V1").evidence
     cv = evidence.columns["cv_probability"]
     assert len(cv) == info["n_rows"] and cv.between(0, 1).all()
