@@ -157,13 +157,13 @@ class Bar:
 
 def rates_png(bars: Sequence[Bar], title: str) -> bytes:
     """Survival rate per group as bars with their 95% interval as whiskers, n under each label."""
-    figure = _figure(max(4.0, 0.7 * len(bars) + 1.5), 3.4)
+    figure = _figure(min(10.0, max(4.0, 0.7 * len(bars) + 1.5)), 3.6)
     axes = figure.add_subplot()
     xs = range(len(bars))
     rates = [b.rate for b in bars]
     errors = [[b.rate - b.low for b in bars], [b.high - b.rate for b in bars]]
     axes.bar(xs, rates, color=NEUTRAL, width=0.6, yerr=errors, capsize=4, ecolor=INK)
-    axes.set_xticks(list(xs), [f"{b.label}\nn={b.total}" for b in bars], fontsize=7)
+    axes.set_xticks(list(xs), [f"{b.label}\nn={b.total}" for b in bars], fontsize=7 if len(bars) <= 10 else 6)
     axes.set_ylim(0, 1)
     axes.set_ylabel("survived", fontsize=8, color=INK)
     axes.yaxis.set_major_formatter(lambda value, _pos: f"{value:.0%}")

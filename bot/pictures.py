@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from bot import charts
 from bot.transport.uploads import Image, UploadedImages, upload_png
 from ml.core.model import Prediction
+from ml.core.stats import PassengerStats
 from ml.io.registry import ModelVersion
 
 
@@ -50,6 +51,8 @@ def _draw(kind: str, data: str, title: str) -> bytes:
         return charts.reasons_png([tuple(pair) for pair in values], title)
     if kind == "comparison":
         return charts.comparison_png([charts.Panel(**panel) for panel in values], title)
+    if kind == "rates":
+        return charts.rates_png([charts.Bar(**bar) for bar in values], title)
     raise ValueError(f"no chart called {kind}")
 
 
@@ -149,6 +152,30 @@ def comparison_image(
     )
     png = draw("comparison", panels, title)
     return upload_png(client, png, filename=f"{challenger.version}-holdout.png", title=title, alt=alt)
+
+
+def stats_image(
+    images: UploadedImages, client: WebClient, stats: PassengerStats, by: Sequence[str]
+) -> Image | None:
+    """`/survive stats by ...`: the rate per group as bars with their 95% interval as whiskers
+    (uploaded once per process for the same figures)."""
+    breakdown = stats.counts.breakdown(by)
+    bars = [
+        {
+            "label": " · ".join(row.groups),
+            "rate": round(row.rate.rate, 5),
+            "low": round(row.rate.interval[0], 5),
+            "high": round(row.rate.interval[1], 5),
+            "total": row.rate.total,
+        }
+        for row in breakdown.rows
+    ]
+    title = f"Survival by {breakdown.title.lower()} (95% intervals)"
+    alt = "; ".join(f"{b['label']}: {b['rate']:.0%} of {b['total']}" for b in bars)
+    png = draw("rates", bars, title)
+    key = "stats:" + json.dumps([stats.version, stats.source, list(by), bars], sort_keys=True)
+    name = "survival-by-" + "-".join(by) + ".png"
+    return images.get(client, key, _constant(png), filename=name, title=title, alt=alt)
 
 
 def reliability_sentence(bins: Sequence[Mapping[str, Any]]) -> str:

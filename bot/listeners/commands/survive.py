@@ -56,8 +56,8 @@ def survive_command(
         if question.reply is not None:
             ack(**question.reply.as_kwargs())
             return
-        ack()  # counting may be a warehouse query: answer on the response URL
-        respond(**stats_reply(services, question.by).as_kwargs())
+        ack()  # counting may be a warehouse query, the chart an upload: answer on the response URL
+        respond_with_pictures(respond, stats_reply(services, question.by, client))
         return
     answer_text(services, text, command["user_id"], ack, respond)
 

@@ -349,7 +349,7 @@ home_events = st.fixed_dictionaries(
 )
 
 
-@settings(HYPOTHESIS, max_examples=30)
+@settings(HYPOTHESIS, max_examples=20)
 @given(event=home_events)
 def test_any_home_event_is_acknowledged_and_publishes_only_a_real_users_home(
     hostile: Hostile, event: dict[str, Any]
