@@ -47,7 +47,7 @@ def name_answer_blocks(
         section(f"{icon} *What really happened: {she} {fate}.*"),
         section(
             f"*The model says {prediction.headline}* chance of survival for {her} attributes.\n"
-            + reason_lines(prediction.top_reasons(4))
+            + reason_lines(prediction.top_reasons(4), whose=her)
         ),
     ]
     honest = (

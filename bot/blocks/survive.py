@@ -41,13 +41,13 @@ def bar(logit: float, largest: float) -> str:
     return "▰" * filled + "▱" * (BAR_CELLS - filled)
 
 
-def reason_lines(reasons: Sequence[Reason]) -> str:
+def reason_lines(reasons: Sequence[Reason], whose: str = "your") -> str:
     largest = max((abs(r.logit) for r in reasons), default=0.0)
     lines = []
     for reason in reasons:
         arrow = ":arrow_up_small:" if reason.helped else ":arrow_down_small:"
         effect = "raised" if reason.helped else "lowered"
-        lines.append(f"`{bar(reason.logit, largest)}` {arrow} {reason.text} — {effect} your chances")
+        lines.append(f"`{bar(reason.logit, largest)}` {arrow} {reason.text} — {effect} {whose} chances")
     return "\n".join(lines)
 
 

@@ -14,7 +14,6 @@ from bot.blocks import home as home_blocks
 from bot.blocks.kit import without_images
 from bot.services import Services
 from ml.io.registry import ModelVersion, RegistryError
-from ml.io.serving import ModelUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +25,15 @@ def is_user_id(value: object) -> bool:
 
 
 def _served(services: Services) -> tuple[ModelVersion | None, str | None]:
-    """The version being served and its default token: the token of what Home shows, which may
-    lag the registry's for a moment while a new default loads (the refresher then comes back)."""
+    """The default version (from the registry: a card needs no loaded model) and the token it was
+    read under. The token is read first: if the default changes in between, what is recorded is
+    older than what is shown, and the refresher publishes once more, never the other way round."""
+    registry = services.registry
     try:
-        serving = services.scorer.current()
-        return services.registry.get_version(serving.version), serving.token
-    except (ModelUnavailableError, RegistryError) as exc:
+        token = registry.default_token()
+        default = registry.get_default()
+        return (registry.get_version(default) if default else None), token
+    except (RegistryError, OSError) as exc:
         log.warning("model unavailable for Home: %s", exc)
         return None, None
 
