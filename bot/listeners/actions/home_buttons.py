@@ -32,6 +32,8 @@ def _change(
     services = Services.of(context)
     user = body["user"]["id"]
     change = change_default(services, client, user, kind, action.get("value"), via="home")
+    if change.done:  # this Home is published just below, with what happened: the refresher need not
+        services.home_store.opened(user, services.registry.default_token())
     icon = ":white_check_mark:" if change.done else ":no_entry:"
     publish_home(services, client, user, notice=f"{icon} {change.message}")
 
