@@ -12,14 +12,18 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
+from bot import pictures
+from bot.blocks.kit import Block, image
 from bot.listeners import register
 from bot.listeners.guard import describe, tell_user
+from bot.listeners.home import publish_home
 from bot.listeners.replies import failure_reply
 from bot.services import CONTEXT_KEY, Services
 from bot.transport.delivery import RetryPolicy, web_api_retry_handlers
 from bot.transport.ingress import REQUEST_ID, is_verified
 from bot.transport.replay import replay_guard
 from bot.transport.respond import ReplyPoster, pooled_respond_middleware
+from ml.io.runs import Run
 
 log = logging.getLogger("lifeboat.bot")
 
@@ -56,8 +60,24 @@ def build_app(
     app.middleware(pooled_respond_middleware(poster))
     register(app)
     app.error(on_error)
+    # Home republished when the default changes, and a finished run's report with its chart.
+    if services.home_refresher is not None:
+        services.home_refresher.publish = lambda client, user: publish_home(services, client, user)
+    services.watcher.report_pictures = lambda run, client: report_pictures(services, run, client)
     services.watcher.resume(app.client)  # a restart must not leave a run's message stuck mid-way
     return app
+
+
+def report_pictures(services: Services, run: Run, client: WebClient) -> list[Block]:
+    """A succeeded run's chart: the challenger's twin and the champion on the frozen holdout."""
+    if run.status != "succeeded" or not run.version:
+        return []
+    decision = run.result.get("decision") or {}
+    challenger = services.registry.get_version(run.version)
+    champion_version = decision.get("champion_version")
+    champion = services.registry.get_version(champion_version) if champion_version else None
+    picture = pictures.comparison_image(client, challenger, champion, decision)
+    return [] if picture is None else [image(picture.file_id, picture.alt, picture.title)]
 
 
 def provide(services: Services) -> Callable[[BoltContext, Callable[[], None]], None]:

@@ -19,11 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks import retrain as retrain_blocks
+from bot.blocks.kit import without_images
 from ml.io.runs import Run, RunPolling, RunStore
 from ml.jobs.retrain import STEPS
 
@@ -46,6 +48,8 @@ class RetrainWatcher:
         self._sweeper: threading.Thread | None = None
         self._stop = threading.Event()
         self._finished: list[Callable[[Run], None]] = []
+        # Pictures for a finished run's report (set by the app: the holdout comparison chart).
+        self.report_pictures: Callable[[Run, WebClient], list[dict[str, Any]]] | None = None
 
     def on_finished(self, callback: Callable[[Run], None]) -> None:
         """Call `callback(run)` when a followed run has ended and its message got its report."""
@@ -105,6 +109,44 @@ class RetrainWatcher:
             self._sweeper.join(timeout=5)
             self._sweeper = None
 
+    def _pictures(self, run: Run, client: WebClient) -> list[dict[str, Any]]:
+        if run.running or self.report_pictures is None:
+            return []
+        try:
+            return self.report_pictures(run, client)
+        except Exception:  # a chart is never worth the report itself
+            log.warning("could not draw the report's chart for run %s", run.id, exc_info=True)
+            return []
+
+    def _show(self, run: Run, client: WebClient, channel: str, ts: str) -> None:
+        """The run's message: its progress, or its report (with its chart, when there is one)."""
+        if run.running:
+            blocks = retrain_blocks.progress_blocks(run, STEPS)
+        else:
+            blocks = retrain_blocks.report_blocks(run)
+            pictures = self._pictures(run, client)
+            blocks = (
+                blocks[:-1] + pictures + blocks[-1:]
+                if blocks[-1].get("type") == "actions"
+                else blocks + pictures
+            )
+        text = retrain_blocks.report_text(run)
+        for attempt in (blocks, without_images(blocks)):
+            try:
+                client.chat_update(channel=channel, ts=ts, text=text, blocks=attempt)
+                return
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                if (
+                    error == "invalid_blocks"
+                    and attempt is blocks
+                    and len(without_images(blocks)) < len(blocks)
+                ):
+                    log.warning("the report's chart was refused: updating it with text only")
+                    continue
+                log.warning("could not update the retraining message: %s", error)
+                return
+
     def _follow(self, run_id: str, client: WebClient, channel: str, ts: str) -> Run | None:
         try:
             return self._follow_until_done(run_id, client, channel, ts)
@@ -129,16 +171,7 @@ class RetrainWatcher:
             state = (run.step_index, run.status)
             if state != shown:
                 shown = state
-                blocks = (
-                    retrain_blocks.report_blocks(run)
-                    if not run.running
-                    else retrain_blocks.progress_blocks(run, STEPS)
-                )
-                text = retrain_blocks.report_text(run)
-                try:
-                    client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-                except SlackApiError as exc:
-                    log.warning("could not update the retraining message: %s", exc.response.get("error"))
+                self._show(run, client, channel, ts)
             if not run.running:
                 self.store.set_origin(run_id, {**run.origin, "reported": True})
                 for callback in self._finished:

@@ -137,6 +137,12 @@ class Backend:
             return RunPolling(poll_seconds=2.0, sweep_seconds=30.0, idle_sweeps=False)
         return RunPolling()
 
+    @property
+    def default_poll_seconds(self) -> float:
+        """How often a bot may ask whether the default version changed, to refresh what it shows
+        (Home). On Snowflake each ask is a query: seldom enough for the warehouse to suspend."""
+        return 30.0 if self.settings.backend == "snowflake" else 2.0
+
     def retraining(self, config: TrainConfig | None = None) -> RetrainService:
         return RetrainService(
             self.registry,

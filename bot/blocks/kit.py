@@ -54,3 +54,17 @@ def escape(raw_text: str, limit: int | None = ECHO_LIMIT) -> str:
     if limit is not None and len(raw) > limit:
         raw = raw[: limit - 1] + "…"
     return raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def image(file_id: str, alt: str, title: str | None = None) -> Block:
+    """An image block showing an uploaded file (files_upload_v2) by its id."""
+    block: Block = {"type": "image", "slack_file": {"id": file_id}, "alt_text": alt[:2000]}
+    if title:
+        block["title"] = plain_text(title[:2000])
+    return block
+
+
+def without_images(blocks: list[Block]) -> list[Block]:
+    """The same blocks without image blocks: what is sent when Slack would not show the pictures
+    (every builder also says in text what its pictures show)."""
+    return [block for block in blocks if block.get("type") != "image"]

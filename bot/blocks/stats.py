@@ -1,15 +1,17 @@
 """`/survive stats` as Block Kit, and the text table `lifeboat stats` prints too: pure functions.
 
 The table is text in a code block, so its columns line up (Slack and the playground show code
-blocks in a monospace font; a section's 3000 characters hold the largest cross table). A chart of a Breakdown (bars with interval whiskers) can be
-added beside the table once charts are uploaded; the table stays either way.
+blocks in a monospace font; a section's 3000 characters hold the largest cross table). For one
+breakdown (`stats by class`, or a cross table) a chart of it (bars with interval whiskers, drawn
+by bot.charts and uploaded) comes first; the table stays either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from bot.blocks.kit import Block, context, escape, section
+from bot.blocks.kit import Block, context, escape, image, section
 from ml.core.stats import GROUPINGS, Breakdown, PassengerStats, Rate, StatsQuestionError
 
 ECHO_WORDS = 5  # unknown words quoted back, at most
@@ -59,7 +61,7 @@ def _breakdown_section(breakdown: Breakdown) -> Block:
     return section(f"*By {breakdown.title.lower()}*\n```\n{table_text(breakdown)}\n```")
 
 
-def stats_blocks(stats: PassengerStats, by: Sequence[str] = ()) -> list[Block]:
+def stats_blocks(stats: PassengerStats, by: Sequence[str] = (), picture: Any | None = None) -> list[Block]:
     """The answer to `/survive stats [by A and B]`: everyone's rate, the table(s), where the figures
     come from and what the intervals mean."""
     counts = stats.counts
@@ -67,6 +69,7 @@ def stats_blocks(stats: PassengerStats, by: Sequence[str] = ()) -> list[Block]:
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Who survived the Titanic", "emoji": True}},
         section(f"*{rate_line(counts.overall)}*"),
+        *([image(picture.file_id, picture.alt, picture.title)] if picture is not None else []),
         *(_breakdown_section(b) for b in breakdowns),
     ]
     if stats.caveat:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.blocks.kit import Block, button, context, escape, plain_text, section, text
+from bot.blocks.kit import Block, button, context, escape, image, plain_text, section, text
 from ml.core.evidence import Evidence
 from ml.core.model import Likely, Prediction, Reason
 from ml.core.passenger import Passenger
@@ -19,6 +19,9 @@ SHARE_ACTION = "survive_share"
 
 
 OPEN_FORM_ACTION = "survive_open_form"
+
+
+CHART_ACTION = "survive_chart"
 
 
 EXAMPLES = (
@@ -38,13 +41,13 @@ def bar(logit: float, largest: float) -> str:
     return "▰" * filled + "▱" * (BAR_CELLS - filled)
 
 
-def reason_lines(reasons: Sequence[Reason]) -> str:
+def reason_lines(reasons: Sequence[Reason], whose: str = "your") -> str:
     largest = max((abs(r.logit) for r in reasons), default=0.0)
     lines = []
     for reason in reasons:
         arrow = ":arrow_up_small:" if reason.helped else ":arrow_down_small:"
         effect = "raised" if reason.helped else "lowered"
-        lines.append(f"`{bar(reason.logit, largest)}` {arrow} {reason.text} — {effect} your chances")
+        lines.append(f"`{bar(reason.logit, largest)}` {arrow} {reason.text} — {effect} {whose} chances")
     return "\n".join(lines)
 
 
@@ -112,10 +115,30 @@ def prediction_blocks(
                 "elements": [
                     button("Adjust", ADJUST_ACTION, value),
                     button("Share in channel", SHARE_ACTION, value, style="primary"),
+                    button("Show chart", CHART_ACTION, value),
                 ],
             }
         )
     return blocks
+
+
+def chart_blocks(prediction: Prediction, picture: Any | None) -> list[Block]:
+    """'Show chart': the answer's reasons as a picture (`picture`: an uploaded image, with
+    `file_id`, `alt` and `title`), or, without one, why not; the bars in the answer say the same."""
+    if picture is None:
+        return [
+            context(
+                ":frame_with_picture: The chart could not be made right now; the bars under *Why* in the"
+                " answer show the same."
+            )
+        ]
+    return [
+        image(picture.file_id, picture.alt, picture.title),
+        context(
+            f"{prediction.headline} · each bar: what one thing about you did to the odds (SHAP, log-odds);"
+            " green raised them, red lowered them"
+        ),
+    ]
 
 
 def help_blocks(intro: str | None = None) -> list[Block]:
@@ -133,6 +156,7 @@ def help_blocks(intro: str | None = None) -> list[Block]:
             "*Commands*\n"
             "• `/survive` opens a form\n"
             "• `/survive <description>` answers right away\n"
+            '• `/survive Astor` or `/survive "Molly Brown"` looks up a real passenger by name\n'
             "• `/survive model` shows the model card\n"
             "• `/survive stats` shows who survived by sex, class, age, port and family size"
             " (`/survive stats by class and sex` for a cross table)\n"
@@ -242,8 +266,60 @@ def scoring_line(scoring: Mapping[str, Any]) -> str:
     return f"Scoring: {'local fallback' if path == 'fallback' else 'in the warehouse'}{fell}"
 
 
+def reliability_table(bins: Sequence[Mapping[str, Any]]) -> str:
+    """The reliability diagram as text (for clients without images, and for reading exact figures)."""
+    lines = [f"{'predicted':>10} {'observed':>9} {'n':>5}"]
+    for b in bins:
+        lines.append(f"{float(b['predicted']):>10.0%} {float(b['observed']):>9.0%} {int(b['count']):>5}")
+    return "\n".join(lines)
+
+
+def card_pictures_blocks(version: ModelVersion, pictures: Sequence[Any]) -> list[Block]:
+    """The card's charts (uploaded images, when there are any) and what they show in words: the
+    out-of-fold reliability bins and the mean contribution per attribute the version recorded.
+    A version trained before they were recorded says so."""
+    info = version.info
+    bins, means = info.get("cv_reliability"), info.get("mean_abs_contribution")
+    if not bins and not means:
+        return [
+            context(
+                f":information_source: {version.version} was trained before reliability bins and mean"
+                " contributions were recorded with a version: no charts for it (retrain to get them)."
+            )
+        ]
+    blocks: list[Block] = [image(p.file_id, p.alt, p.title) for p in pictures]
+    if bins:
+        blocks.append(
+            section(
+                "*Predicted vs observed* (out of fold, nested cross-validation)\n```\n"
+                + reliability_table(bins)
+                + "\n```"
+            )
+        )
+    if isinstance(means, Mapping) and means:
+        labels = {
+            "sex": "sex",
+            "pclass": "class",
+            "title": "title",
+            "age": "age",
+            "family": "family",
+            "fare": "fare",
+            "embarked": "port",
+        }
+        ranked = sorted(means.items(), key=lambda kv: -float(kv[1]))
+        shown = " · ".join(f"{labels.get(k, escape(str(k)))} {float(v):.2f}" for k, v in ranked)
+        blocks.append(
+            context(f"Mean |effect on the odds| per attribute over the training passengers: {shown}")
+        )
+    return blocks
+
+
 def model_card_blocks(
-    version: ModelVersion, *, backend: str, scoring: Mapping[str, Any] | None = None
+    version: ModelVersion,
+    *,
+    backend: str,
+    scoring: Mapping[str, Any] | None = None,
+    pictures: Sequence[Any] | None = None,
 ) -> list[Block]:
     info = version.info
     twin = "holdout" in info  # fitted on all rows; holdout figures from a twin
@@ -270,4 +346,6 @@ def model_card_blocks(
     blocks.append(context(f"{model_line(version.params)} · data fingerprint `{version.data_fingerprint}`"))
     if scoring is not None:
         blocks.append(context(scoring_line(scoring)))
+    if pictures is not None:
+        blocks += card_pictures_blocks(version, pictures)
     return blocks

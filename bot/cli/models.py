@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from bot.blocks.survive import model_line
 from bot.cli.common import EXIT_ERROR, CliError, Subparsers, add_command, backend, format_metrics
 from bot.cli.progress import step_progress
 from ml.config import MLSettings
 from ml.io.local_registry import default_actor
+from ml.io.registry import ModelRegistry, ModelVersion
 from ml.jobs.retrain import STEPS, rollback
 
 
@@ -40,6 +42,8 @@ def cmd_models(args: argparse.Namespace, settings: MLSettings) -> int:
         registry = opened.registry
         versions = registry.list_versions()
         default = registry.get_default()
+        if args.plot:
+            return write_plots(registry, versions, Path(args.plot))
         if args.json:
             print(json.dumps({"default": default, "versions": [v.to_dict() for v in versions]}, indent=2))
             return 0
@@ -54,6 +58,31 @@ def cmd_models(args: argparse.Namespace, settings: MLSettings) -> int:
         )
         if v.comment:
             print(f"       {v.comment}")
+    return 0
+
+
+def write_plots(registry: ModelRegistry, versions: list[ModelVersion], directory: Path) -> int:
+    """`lifeboat models --plot DIR`: each version's charts as the bot shows them (its card's
+    reliability diagram and mean contributions; for a version a retraining run registered, its
+    twin beside the champion on the frozen holdout). Versions that recorded nothing are named."""
+    from bot import pictures  # draws with matplotlib: only this option pays for it
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for version in versions:
+        charts = [(name, png) for name, png, _title, _alt in pictures.card_charts(version)]
+        decision = version.info.get("decision")
+        if isinstance(decision, dict) and pictures.holdout_bins(version):
+            champion = decision.get("champion_version")
+            recorded = registry.get_version(champion) if isinstance(champion, str) else None
+            panels = pictures.comparison_panels(version, recorded, decision)
+            charts.append(
+                (f"{version.version}-holdout.png", pictures.draw("comparison", panels, "Frozen holdout"))
+            )
+        if not charts:
+            print(f"{version.version}: trained before charts were recorded (nothing to draw)")
+        for name, png in charts:
+            (directory / name).write_bytes(png)
+            print(f"{version.version}: wrote {directory / name}")
     return 0
 
 
@@ -106,6 +135,7 @@ def register(subparsers: Subparsers) -> None:
 
     p = add_command(subparsers, "models", cmd_models, "list model versions, their metrics and the default")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--plot", metavar="DIR", help="write each version's charts (PNG) into DIR")
 
     p = add_command(subparsers, "promote", cmd_promote, "make a version the default")
     p.add_argument("version", help="e.g. V2")

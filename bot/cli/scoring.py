@@ -11,6 +11,7 @@ from bot.cli.common import CliError, Subparsers, add_command, backend, say
 from bot.cli.progress import row_progress
 from ml.backend import Backend
 from ml.config import MLSettings
+from ml.core.evidence import Record
 from ml.core.parser import parse
 from ml.core.passenger import Passenger, PassengerError
 from ml.io.batch import score_file
@@ -75,15 +76,52 @@ def note_fallbacks(scorer: PassengerScorer) -> None:
         say(f"note: answered from the local copy, not the warehouse: {status.get('last_error')}")
 
 
+def find_record(scorer: PassengerScorer, name: str) -> Record:
+    """The one passenger of the served version's records called `name`, or an error saying who
+    matches (several), who shares the surname, or which surnames are spelt like it."""
+    serving = scorer.current()
+    evidence = serving.model.evidence
+    if evidence is None:
+        raise CliError(f"{serving.version} keeps no names of the passengers it learnt from")
+    search = evidence.names_index.search(name)
+    if len(search.matches) == 1:
+        return evidence.record(search.matches[0])
+    if search.matches:
+        names = "; ".join(str(evidence.names[row]) for row in search.matches[:8])
+        raise CliError(f"{len(search.matches)} passengers match “{name}”: {names}: give more of the name")
+    hint = ""
+    if search.same_surname:
+        hint = ": with that surname: " + "; ".join(str(evidence.names[r]) for r in search.same_surname[:8])
+    elif search.suggestions:
+        hint = f"; did you mean {' or '.join(search.suggestions)}?"
+    raise CliError(f"no passenger called “{name}” in the records{hint}")
+
+
 def cmd_predict(args: argparse.Namespace, settings: MLSettings) -> int:
-    passenger = passenger_from_args(args)
+    if args.name and (args.text or any(getattr(args, flag) is not None for flag in PASSENGER_FLAGS)):
+        raise CliError("--name looks up a passenger of the records: give no description with it")
+    passenger = None if args.name else passenger_from_args(args)
     with backend(strict(args, settings)) as opened:
         scorer = serving_scorer(opened)
-        prediction = scorer.predict(passenger)
+        record = find_record(scorer, args.name) if args.name else None
+        subject = record.passenger if record is not None else passenger
+        assert subject is not None
+        prediction = scorer.predict(subject)
         note_fallbacks(scorer)
+        trained_on = len(scorer.current().model.evidence or ())
     if args.json:
-        print(json.dumps(prediction.to_dict(), indent=2))
+        answer = prediction.to_dict()
+        if record is not None:
+            answer["record"] = {
+                "name": record.name,
+                "survived": record.survived,
+                "cv_probability": record.cv_probability,
+                "learnt_from_this_record": True,
+            }
+        print(json.dumps(answer, indent=2))
         return 0
+    if record is not None:
+        print_record(record, prediction.headline, trained_on, f"{settings.model_name} {prediction.version}")
     print(f"{prediction.headline} — {prediction.verdict}")
     print(f"  {prediction.passenger.describe()}")
     if prediction.likely is not None and prediction.likely.few_like_you:
@@ -100,6 +138,18 @@ def cmd_predict(args: argparse.Namespace, settings: MLSettings) -> int:
         print(f"  Assumed: {', '.join(prediction.assumptions)}")
     print(f"  Model: {settings.model_name} {prediction.version}")
     return 0
+
+
+def print_record(record: Record, headline: str, trained_on: int, model: str) -> None:
+    print(f"{record.name}: {'survived' if record.survived else 'died'}.")
+    print(
+        f"  The model learnt from this very record (one of the {trained_on} passengers {model} was trained on):"
+        f" {headline} is not a prediction for someone it has not seen."
+    )
+    if record.cv_probability is not None:
+        print(
+            f"  A model that never saw this record (nested cross-validation) said {record.cv_probability:.0%}."
+        )
 
 
 def cmd_score(args: argparse.Namespace, settings: MLSettings) -> int:
@@ -135,6 +185,7 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--port", help="C, Q or S (Cherbourg, Queenstown, Southampton)")
     p.add_argument("--title", help="Mr, Mrs, Miss, Master or Rare")
     p.add_argument("--child", action="store_const", const=True, help="a child (under 13), age not given")
+    p.add_argument("--name", help='a passenger of the records, e.g. "Astor" or "Margaret Brown"')
     p.add_argument("--json", action="store_true")
     add_fallback_flag(p)
 

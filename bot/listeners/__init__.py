@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands, views
+from bot.listeners import actions, commands, events, views
 
 
 def register(app: App) -> None:
     commands.register(app)
     views.register(app)
     actions.register(app)
+    events.register(app)

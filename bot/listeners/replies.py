@@ -10,9 +10,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from bot import pictures
 from bot.blocks import survive as survive_blocks
+from bot.blocks.kit import without_images
 from bot.services import Services
 from bot.transport.delivery import UNCONFIRMED_ERRORS, DeliveryStats
+from ml.core.model import Prediction
 from ml.core.parser import ParseResult, parse
 from ml.core.passenger import Passenger, PassengerError
 from ml.io.registry import RegistryError
@@ -34,13 +37,52 @@ class Reply:
     def as_kwargs(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
 
+    @property
+    def has_images(self) -> bool:
+        return any(block.get("type") == "image" for block in self.blocks)
 
-def prediction_reply(services: Services, passenger: Passenger, *, shared_by: str | None = None) -> Reply:
+    def without_images(self) -> Reply:
+        return Reply(self.text, without_images(self.blocks))
+
+
+def refused_blocks(response: Any) -> bool:
+    """Did Slack refuse a message for its blocks (an image it would not show)? `response` is a
+    response URL's answer (WebhookResponse) or a Web API error's response."""
+    status = getattr(response, "status_code", 200)
+    body = str(getattr(response, "body", "") or "")
+    return status == 404 and "invalid_blocks" in body
+
+
+def respond_with_pictures(respond: Any, reply: Reply, **kwargs: Any) -> None:
+    """respond() with `reply`; if Slack refused it for its pictures, again without them."""
+    response = respond(**kwargs, **reply.as_kwargs())
+    if reply.has_images and refused_blocks(response):
+        log.warning("a reply's pictures were refused: answering with text only")
+        respond(**kwargs, **reply.without_images().as_kwargs())
+
+
+def remember_answer(services: Services, user: str | None, label: str, prediction: Prediction) -> None:
+    """Keep the answer for the person's Home (their last five); a store failure costs only that."""
+    if not user:
+        return
+    try:
+        services.home_store.remember(
+            user, {"label": label, "headline": prediction.headline, "version": prediction.version}
+        )
+    except Exception:
+        log.warning("could not keep an answer for %s's Home", user, exc_info=True)
+
+
+def prediction_reply(
+    services: Services, passenger: Passenger, *, shared_by: str | None = None, asked_by: str | None = None
+) -> Reply:
+    """The answer for `passenger`; `asked_by` (a user id) keeps it for that person's Home."""
     try:
         prediction = services.scorer.predict(passenger)
     except (ModelUnavailableError, RegistryError) as exc:
         log.warning("model unavailable: %s", exc)
         return Reply("The model is unavailable right now.", survive_blocks.unavailable_blocks())
+    remember_answer(services, asked_by, passenger.describe(), prediction)
     return Reply(
         survive_blocks.answer_text(prediction),
         survive_blocks.prediction_blocks(
@@ -49,12 +91,24 @@ def prediction_reply(services: Services, passenger: Passenger, *, shared_by: str
     )
 
 
+def chart_reply(services: Services, client: WebClient, passenger: Passenger) -> Reply:
+    """'Show chart': the answer's reasons drawn and uploaded; without a picture, why not."""
+    try:
+        prediction = services.scorer.predict(passenger)
+    except (ModelUnavailableError, RegistryError) as exc:
+        log.warning("model unavailable: %s", exc)
+        return Reply("The model is unavailable right now.", survive_blocks.unavailable_blocks())
+    picture = pictures.reasons_image(client, prediction)
+    return Reply(f"Why {prediction.headline}", survive_blocks.chart_blocks(prediction, picture))
+
+
 @dataclass(frozen=True)
 class TextOutcome:
     """What free text means: a passenger to score, or a reply that needs no model."""
 
     passenger: Passenger | None = None
     reply: Reply | None = None
+    not_understood: bool = False  # nothing in the text was understood (it may be a misspelt name)
 
 
 def understand(text: str) -> TextOutcome:
@@ -62,7 +116,8 @@ def understand(text: str) -> TextOutcome:
     parsed: ParseResult = parse(text)
     if parsed.empty:
         return TextOutcome(
-            reply=Reply("I couldn't find a passenger in that.", survive_blocks.not_understood_blocks(text))
+            reply=Reply("I couldn't find a passenger in that.", survive_blocks.not_understood_blocks(text)),
+            not_understood=True,
         )
     if parsed.contradictions:
         return TextOutcome(
@@ -88,16 +143,18 @@ def understand(text: str) -> TextOutcome:
     return TextOutcome(passenger=passenger)
 
 
-def model_card_reply(services: Services) -> Reply:
+def model_card_reply(services: Services, client: WebClient | None = None) -> Reply:
+    """The default version's card; with a client, its charts too (uploaded once per version)."""
     try:
         version = services.scorer.model_card()
     except (ModelUnavailableError, RegistryError) as exc:
         log.warning("model unavailable: %s", exc)
         return Reply("The model is unavailable right now.", survive_blocks.unavailable_blocks())
+    images = [] if client is None else pictures.card_images(services.images, client, version)
     return Reply(
         f"Model card: {version.model_name} {version.version}",
         survive_blocks.model_card_blocks(
-            version, backend=services.registry.backend, scoring=services.scorer.status()
+            version, backend=services.registry.backend, scoring=services.scorer.status(), pictures=images
         ),
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections.abc import Mapping
@@ -251,7 +252,8 @@ class SlackClientSimulator:
             "api_app_id": self.api_app_id,
             "event": {"event_ts": _action_ts(), **event},
             "type": "event_callback",
-            "event_id": f"Ev{self._next_id():08d}",
+            # Unique across simulators and restarts, as Slack's are: the replay ledger outlives a run.
+            "event_id": f"Ev{self._next_id():06d}{secrets.token_hex(5).upper()}",
             "event_time": int(time.time()),
             "authorizations": [
                 {

@@ -41,7 +41,7 @@ JsonDict = dict[str, Any]
 
 #: Form-encoded Web API calls carry these arguments as JSON strings; decode them so ``Call.args`` has
 #: the same shape whichever encoding the client used.
-_JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata"})
+_JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata", "files"})
 
 #: Scopes reported in ``x-oauth-scopes`` (Bolt reads them from the ``auth.test`` response headers).
 DEFAULT_SCOPES = "commands,chat:write,users:read,im:write,files:write"
@@ -203,6 +203,15 @@ class _Handler(BaseHTTPRequestHandler):
                     return
                 data = json.dumps(payload).encode("utf-8")
                 self._send(status, data, "application/json; charset=utf-8", headers)
+            elif parts.path.startswith("/upload/") and self.command == "POST":
+                status, text = fake._handle_upload(parts.path[len("/upload/") :], body)
+                self._send(status, text.encode("utf-8"), "text/plain; charset=utf-8")
+            elif parts.path.startswith("/files/") and self.command == "GET":
+                image = fake.file_bytes(parts.path[len("/files/") :].split("/")[0])
+                if image is None:
+                    self._send(404, b"file_not_found", "text/plain")
+                else:
+                    self._send(200, image, "image/png", {"Cache-Control": "max-age=3600"})
             elif parts.path.startswith("/response/"):
                 status, text, headers = fake._handle_response_url(
                     parts.path[len("/response/") :], body, self.headers
@@ -293,6 +302,7 @@ class FakeSlackWebAPI:
         self._triggers: dict[str, float] = {}
         self._used_triggers: set[str] = set()
         self._response_urls: dict[str, _ResponseURL] = {}
+        self._files: dict[str, JsonDict] = {}  # file id -> its record; "data" once the bytes came
         self._ids = itertools.count(1)
         self._last_ts_us = 0
 
@@ -309,6 +319,8 @@ class FakeSlackWebAPI:
             "views.push": self._views_push,
             "views.update": self._views_update,
             "views.publish": self._views_publish,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.open": self._conversations_open,
@@ -446,6 +458,7 @@ class FakeSlackWebAPI:
             self._triggers.clear()
             self._used_triggers.clear()
             self._response_urls.clear()
+            self._files.clear()
 
     def messages(self, channel: str) -> list[JsonDict]:
         """Current (non-ephemeral) messages in a channel, oldest first (copies)."""
@@ -460,6 +473,18 @@ class FakeSlackWebAPI:
                 for m in self._ephemerals
                 if (channel is None or m["channel"] == channel) and (user is None or m["user"] == user)
             ]
+
+    def file_bytes(self, file_id: str) -> bytes | None:
+        """The bytes of a completed upload (what Slack would serve to someone who may see it)."""
+        with self._lock:
+            record = self._files.get(file_id)
+            return record["data"] if record and record.get("completed") else None
+
+    @property
+    def files(self) -> dict[str, JsonDict]:
+        """Uploads by file id, without their bytes: name, title, alt_txt, length, completed, channels."""
+        with self._lock:
+            return {fid: {k: v for k, v in r.items() if k != "data"} for fid, r in self._files.items()}
 
     @property
     def views(self) -> dict[str, JsonDict]:
@@ -638,6 +663,30 @@ class FakeSlackWebAPI:
             headers.update(fault.headers)
             raise _InjectedFault(fault)
 
+    def _handle_upload(self, file_id: str, body: bytes) -> tuple[int, str]:
+        """The POST of a file's bytes to the URL files.getUploadURLExternal gave (recorded as "upload")."""
+        now = time.time()
+        with self._lock:
+            record = self._files.get(file_id)
+            queue = self._faults.get("upload")
+            kind = self._draw_chaos("upload")
+            if kind is not None and kind != "drop":
+                status, text = int(kind), "server_error"
+            elif queue:
+                fault = queue.popleft()
+                status, text = fault.status, fault.error
+            elif record is None or record.get("completed"):
+                status, text = 404, "file_not_found"
+            elif len(body) != record["length"]:
+                status, text = 400, f"expected {record['length']} bytes, got {len(body)}"
+            else:
+                record["data"] = bytes(body)
+                status, text = 200, f"OK - {len(body)}"
+            self._record(
+                Call("upload", {"file_id": file_id, "bytes": len(body)}, now, status, {"ok": status == 200})
+            )
+        return status, text
+
     def _handle_response_url(
         self, rid: str, body: bytes, headers: Headers
     ) -> tuple[int, str, dict[str, str]]:
@@ -666,6 +715,8 @@ class FakeSlackWebAPI:
                 status, text = 404, "no_service"
             elif target.uses >= self.response_url_uses:
                 status, text = 404, "used_url"
+            elif self._file_problems(args.get("blocks")):
+                status, text = 404, "invalid_blocks"  # as Slack answers a reply it cannot show
             else:
                 target.uses += 1
                 status, text = 200, "ok"
@@ -812,8 +863,69 @@ class FakeSlackWebAPI:
             "is_enterprise_install": False,
         }
 
+    def _files_get_upload_url(self, args: JsonDict) -> JsonDict:
+        filename, length = args.get("filename"), str(args.get("length") or "")
+        if not filename or not length.isdigit() or int(length) <= 0:
+            raise SlackError("invalid_arguments")
+        file_id = f"F{next(self._ids):010d}"
+        self._files[file_id] = {
+            "id": file_id,
+            "name": str(filename),
+            "title": str(filename),
+            "alt_txt": args.get("alt_txt") or "",
+            "length": int(length),
+            "completed": False,
+            "channels": [],
+        }
+        return {"upload_url": f"{self.url}upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload(self, args: JsonDict) -> JsonDict:
+        files = args.get("files")
+        if not isinstance(files, list) or not files:
+            raise SlackError("invalid_arguments")
+        done = []
+        for item in files:
+            record = self._files.get(str(item.get("id"))) if isinstance(item, dict) else None
+            if record is None or record.get("data") is None:
+                raise SlackError("file_not_found")
+            channel = args.get("channel_id")
+            if channel:
+                self._resolve_channel(channel)
+                record["channels"] = [channel]
+            record.update(completed=True, title=str(item.get("title") or record["name"]))
+            done.append(
+                {
+                    "id": record["id"],
+                    "name": record["name"],
+                    "title": record["title"],
+                    "mimetype": "image/png" if record["name"].endswith(".png") else "",
+                    "size": record["length"],
+                    "url_private": f"{self.url}files/{record['id']}/{record['name']}",
+                }
+            )
+        return {"files": done}
+
+    def _file_problems(self, blocks: Any) -> list[str]:
+        """Image blocks whose slack_file is not a completed upload: Slack refuses those blocks."""
+        problems = []
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+            slack_file = block.get("slack_file") if isinstance(block, dict) else None
+            if slack_file is None:
+                continue
+            file_id = slack_file.get("id") if isinstance(slack_file, dict) else None
+            record = self._files.get(file_id) if isinstance(file_id, str) else None
+            if record is None or not record.get("completed"):
+                problems.append(f"[ERROR] invalid slack file [json-pointer:/blocks/{index}/slack_file]")
+        return problems
+
+    def _check_files(self, blocks: Any) -> None:
+        problems = self._file_problems(blocks)
+        if problems:
+            raise SlackError("invalid_blocks", errors=problems, response_metadata={"messages": problems})
+
     def _chat_post_message(self, args: JsonDict) -> JsonDict:
         channel = self._resolve_channel(args.get("channel"))
+        self._check_files(args.get("blocks"))
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
             raise SlackError("no_text")
         thread_ts = args.get("thread_ts")
@@ -825,6 +937,7 @@ class FakeSlackWebAPI:
 
     def _chat_post_ephemeral(self, args: JsonDict) -> JsonDict:
         channel = self._resolve_channel(args.get("channel"))
+        self._check_files(args.get("blocks"))
         user = args.get("user")
         if not user:
             raise SlackError("user_not_found")
@@ -836,6 +949,7 @@ class FakeSlackWebAPI:
 
     def _chat_update(self, args: JsonDict) -> JsonDict:
         channel = self._resolve_channel(args.get("channel"))
+        self._check_files(args.get("blocks"))
         message = self._find_message(channel, args.get("ts"))
         if message is None:
             raise SlackError("message_not_found")
@@ -881,6 +995,7 @@ class FakeSlackWebAPI:
 
     def _views_publish(self, args: JsonDict) -> JsonDict:
         view = _validate_view(args.get("view"), home=True)
+        self._check_files(view.get("blocks"))
         user_id = args.get("user_id")
         if not user_id:
             raise SlackError("invalid_arguments")

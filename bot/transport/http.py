@@ -153,12 +153,13 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # While this serves, runs whose worker died get their message updated (bot.retrain_watch).
-        services.watcher.start_sweeping(bolt_app.client)
+        # While this serves, runs whose worker died get their message updated (bot.retrain_watch),
+        # and Home shows a new default to whoever has it open (bot.home_refresh).
+        services.start_background(bolt_app.client)
         try:
             yield
         finally:
-            services.watcher.stop_sweeping()
+            services.stop_background()
 
     return Starlette(routes=routes, lifespan=lifespan)
 

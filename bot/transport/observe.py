@@ -34,6 +34,9 @@ def user_of(body: Any) -> str | None:
     user = body.get("user")
     if isinstance(user, Mapping):
         return _text_or_none(user.get("id"))
+    event = body.get("event")  # an Events API event names its user inside (app_home_opened)
+    if user is None and isinstance(event, Mapping) and not isinstance(event.get("user"), Mapping):
+        return _text_or_none(event.get("user"))
     return _text_or_none(user) or _text_or_none(body.get("user_id"))
 
 

@@ -48,7 +48,7 @@ def run(
 
 def run_socket_mode(app: App, services: Services, app_token: str, say: Say) -> int:
     say("Connecting to Slack in Socket Mode…")
-    services.watcher.start_sweeping(app.client)  # HTTP mode starts it with the server (bot.transport.http)
+    services.start_background(app.client)  # HTTP mode starts it with the server (bot.transport.http)
     socket_mode_handler(app, services, app_token).start()
     return 0
 

@@ -14,6 +14,7 @@ then no age at all), and the answer says so.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml.core.passenger import CHILD_AGE, CLASS_NAMES, Passenger
+from ml.core.names import NameIndex
+from ml.core.passenger import CHILD_AGE, CLASS_NAMES, Passenger, PassengerError, title_from_name
 from ml.core.table import FEATURE_SOURCE_COLUMNS, TARGET, fingerprint
 
 Band = tuple[float, float, str]  # [low, high) years, and how it is said
@@ -38,6 +40,9 @@ ENOUGH = 10  # fewer records than this in a group: widen it
 EXAMPLES = 3
 # What the table keeps: exactly the columns the data fingerprint reads, so it can be recomputed.
 KEPT_COLUMNS = (TARGET, "name", *FEATURE_SOURCE_COLUMNS)
+# Each row's out-of-fold probability from the nested cross-validation (versions since issue 14):
+# what a model that never saw the row said of it. Not a fingerprinted column.
+CV_PROBABILITY = "cv_probability"
 
 
 def band_of(age: float, bands: tuple[Band, ...] = AGE_BANDS) -> Band:
@@ -53,6 +58,17 @@ class Example:
     def text(self) -> str:
         age = "age unknown" if self.age is None else f"{self.age:g}"
         return f"{self.name} ({age}, {'survived' if self.survived else 'died'})"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One passenger of the records: their name, what they would say about themselves, their fate."""
+
+    row: int
+    name: str
+    passenger: Passenger
+    survived: bool
+    cv_probability: float | None  # None for versions that did not record it
 
 
 @dataclass(frozen=True)
@@ -166,6 +182,44 @@ class EvidenceTable:
 
     def __len__(self) -> int:
         return len(self.survived)
+
+    def add_column(self, name: str, values: Any) -> None:
+        """Keep another per-row column (e.g. CV_PROBABILITY) with the rows; the fingerprint is unchanged."""
+        if len(values) != len(self):
+            raise ValueError(f"{name} has {len(values)} values for {len(self)} rows")
+        self.columns[name] = pd.Series(values)
+
+    # -- passengers by name --------------------------------------------------------------------
+    @functools.cached_property
+    def names_index(self) -> NameIndex:
+        return NameIndex(self.names.tolist())
+
+    def record(self, row: int) -> Record:
+        """The passenger at `row` as they would describe themselves (title from their name)."""
+        if not 0 <= row < len(self) or self.names[row] is None:
+            raise IndexError(f"no named record at row {row}")
+
+        def number(column: str) -> float | None:
+            value = pd.to_numeric(self.columns[column]).iloc[row]
+            return None if pd.isna(value) else float(value)
+
+        port = self.columns["embarked"].iloc[row]
+        name = str(self.names[row])
+        try:
+            passenger = Passenger.create(
+                pclass=number("pclass"),
+                sex=str(self.sex[row]),
+                age=number("age"),
+                sibsp=number("sibsp"),
+                parch=number("parch"),
+                fare=number("fare"),
+                embarked=None if pd.isna(port) else str(port),
+                title=title_from_name(name),
+            )
+        except PassengerError as exc:  # a record a person could not have said: not answerable
+            raise IndexError(f"the record at row {row} cannot be scored: {exc}") from exc
+        cv = number(CV_PROBABILITY) if CV_PROBABILITY in self.columns else None
+        return Record(row, name, passenger, bool(self.survived[row]), cv)
 
     # -- people like you -----------------------------------------------------------------------
     def like(self, passenger: Passenger) -> Evidence:

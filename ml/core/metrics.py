@@ -35,3 +35,27 @@ def evaluate(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     return {name: float(np.mean([r[name] for r in rows])) for name in rows[0]}
+
+
+def reliability_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """The reliability diagram's points: per equal-width probability bin (the bins of
+    `expected_calibration_error`) holding any prediction, the mean predicted probability, the
+    observed survival rate and how many predictions fell in it."""
+    y = np.asarray(y, dtype=float)
+    p = np.asarray(p, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    points = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            points.append(
+                {
+                    "low": round(float(edges[b]), 4),
+                    "high": round(float(edges[b + 1]), 4),
+                    "predicted": round(float(p[mask].mean()), 5),
+                    "observed": round(float(y[mask].mean()), 5),
+                    "count": int(mask.sum()),
+                }
+            )
+    return points

@@ -30,6 +30,7 @@ from ml.core.features import (
     credited_reasons,
     fold_reasons,
     invalid_rows,
+    reason_columns,
     reason_contributions,
 )
 from ml.core.interval import Uncertainty, kind_words, kinds
@@ -276,6 +277,17 @@ class SurvivalModel:
             return explainer.contributions_of(matrix)
         contribs = self.booster.predict(xgb.DMatrix(matrix, nthread=1), pred_contribs=True)
         return np.asarray(contribs, dtype=np.float64)
+
+    def mean_abs_contributions(self, columns: Columns) -> dict[str, float]:
+        """Mean |SHAP value| per reason (its columns summed) over these rows, largest first: how much
+        each attribute moved the model's answers, on average, for the passengers it learnt from.
+        An imputed value counts as the attribute it fills (no crediting, unlike one answer)."""
+        contribs = self.contributions(self.spec.transform(columns))[:, :-1]
+        means = {
+            reason: float(np.abs(contribs[:, list(indexes)].sum(axis=1)).mean())
+            for reason, indexes in reason_columns(self.spec.feature_names).items()
+        }
+        return {reason: round(value, 5) for reason, value in sorted(means.items(), key=lambda kv: -kv[1])}
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
         """Survival probability for every row of `columns` (unknown values imputed)."""

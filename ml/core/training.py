@@ -31,10 +31,10 @@ from sklearn.model_selection import StratifiedKFold
 
 from ml.core.boosters import Document, booster_from, document, pack_members, with_first_tree
 from ml.core.evaluation import REFERENCE, FitPredict, NestedCV, nested_cv, summarise, table_fit_predict
-from ml.core.evidence import EvidenceTable
+from ml.core.evidence import CV_PROBABILITY, EvidenceTable
 from ml.core.features import Columns, FeatureSpec, columns_from_frame, subset
 from ml.core.interval import KINDS, Uncertainty, kinds
-from ml.core.metrics import evaluate
+from ml.core.metrics import evaluate, reliability_bins
 from ml.core.model import SurvivalModel
 from ml.core.prior import Table, matrix_cells, table_tree
 from ml.core.table import TARGET, fingerprint
@@ -311,6 +311,8 @@ def cross_validate(columns: Columns, y: np.ndarray, config: TrainConfig) -> Nest
 def _cv_metrics(
     result: NestedCV, config: TrainConfig
 ) -> tuple[dict[str, float], dict[str, float], dict[str, Any]]:
+    """The recipe's and the 12-number table's nested-CV figures, and what the version records
+    about them (the other tables' figures, the recipe's out-of-fold reliability bins)."""
     rows = {row.name: row for row in summarise(result)}
     recipe, table = rows["recipe"], rows[REFERENCE]
     versus = recipe.versus_reference["log_loss"]
@@ -324,23 +326,29 @@ def _cv_metrics(
             for row in rows.values()
             if row.name != "recipe"
         },
+        # Every out-of-fold prediction of every repeat (each row once per repeat), binned.
+        "cv_reliability": reliability_bins(
+            np.tile(result.y, result.repeats), result.predictions["recipe"].ravel()
+        ),
     }
     return recipe_metrics, {name: e.mean for name, e in table.metrics.items()}, summary
 
 
 def _holdout(
     columns: Columns, y: np.ndarray, held: np.ndarray, config: TrainConfig
-) -> tuple[dict[str, float], dict[str, float], float]:
+) -> tuple[dict[str, float], dict[str, float], float, list[dict[str, float]]]:
     """The recipe's twin, the 12-number table and the sex-only table, each fitted without the
-    holdout rows and scored on them."""
+    holdout rows and scored on them; and the twin's reliability bins there."""
     train, hold = subset(columns, np.flatnonzero(~held)), subset(columns, np.flatnonzero(held))
     y_train, y_hold = y[~held], y[held]
     twin = fit_recipe(train, y_train, config).model
     table, sex = (table_fit_predict(name)(train, y_train, hold, config.seed) for name in (REFERENCE, "sex"))
+    twin_p = twin.predict_proba(hold)
     return (
-        evaluate(y_hold, twin.predict_proba(hold)),
+        evaluate(y_hold, twin_p),
         evaluate(y_hold, table),
         evaluate(y_hold, sex)["log_loss"],
+        reliability_bins(y_hold, twin_p),
     )
 
 
@@ -355,12 +363,17 @@ def train(frame: Any, config: TrainConfig | None = None, progress: Progress | No
     held = holdout_mask(frame, config.holdout_buckets)
 
     report(STEPS[0])
-    cv_metrics, cv_table_metrics, cv_info = _cv_metrics(cross_validate(columns, y, config), config)
+    nested = cross_validate(columns, y, config)
+    cv_metrics, cv_table_metrics, cv_info = _cv_metrics(nested, config)
     report(STEPS[1])
-    holdout_metrics, holdout_table_metrics, holdout_sex_log_loss = _holdout(columns, y, held, config)
+    holdout_metrics, holdout_table_metrics, holdout_sex_log_loss, holdout_bins = _holdout(
+        columns, y, held, config
+    )
     report(STEPS[2])
     data_fingerprint = fingerprint(frame)
     evidence = EvidenceTable.from_frame(frame, data_fingerprint)
+    # What a model that never saw each row said of it: a name lookup shows it beside the answer.
+    evidence.add_column(CV_PROBABILITY, nested.predictions["recipe"].mean(axis=0).round(4))
     fitted = fit_recipe(columns, y, config, members=True, evidence=evidence)
     return TrainingResult(
         model=fitted.model,
@@ -387,5 +400,7 @@ def train(frame: Any, config: TrainConfig | None = None, progress: Progress | No
                 "grid": list(fitted.choice.grid),
             },
             "holdout": "a twin fitted without the holdout rows; the served model is fitted on all rows",
+            "holdout_reliability": holdout_bins,
+            "mean_abs_contribution": fitted.model.mean_abs_contributions(columns),
         },
     )

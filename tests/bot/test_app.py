@@ -60,7 +60,11 @@ def test_inline_answer_acks_empty_then_replies_with_probability_reasons_and_butt
     assert "Assumed:" in text  # fare and port were imputed and the user is told so
 
     actions = buttons(reply.args["blocks"])
-    assert set(actions) == {survive_blocks.ADJUST_ACTION, survive_blocks.SHARE_ACTION}
+    assert set(actions) == {
+        survive_blocks.ADJUST_ACTION,
+        survive_blocks.SHARE_ACTION,
+        survive_blocks.CHART_ACTION,
+    }
     for button in actions.values():
         said = survive_blocks.decode_passenger(button["value"])
         assert said == Passenger(pclass=1, sex="female", age=29.0, sibsp=1)

@@ -91,6 +91,13 @@ def test_an_admin_run_reports_progress_and_a_decision(bot: Bot) -> None:
     updates = bot.fake.calls("chat.update")
     assert len(updates) >= 3  # progress went through several steps before the report
     assert "Roll back to V1" in json.dumps(buttons(report.args["blocks"]))
+    # The challenger's twin and the champion on the frozen holdout, side by side, as a picture.
+    [chart] = [b for b in report.args["blocks"] if b["type"] == "image"]
+    assert bot.fake.files[chart["slack_file"]["id"]]["completed"]
+    assert (
+        "V2 new (its twin): predicted" in chart["alt_text"]
+        and "V1 now (as recorded): predicted" in chart["alt_text"]
+    )
     assert bot.services.registry.get_default() == "V2"
     # /survive is answered by the new default without a restart.
     bot.services.scorer.refresh_seconds = 0
@@ -175,10 +182,11 @@ def test_promote_and_rollback_by_command_and_button(bot: Bot) -> None:
     assert "V1 → V2" in all_text(bot.reply_to(retrain(bot, "promote v2")))
     assert "V2 → V1" in all_text(bot.reply_to(retrain(bot, "rollback")))
     assert "no version V7" in all_text(bot.reply_to(retrain(bot, "promote V7")))
-    actions = [(e.action, e.from_version, e.to_version) for e in bot.services.registry.history()[:4]]
+    actions = [(e.action, e.from_version, e.to_version) for e in bot.services.registry.history()[:5]]
     assert actions == [
         ("rollback", "V2", "V1"),
         ("promote", "V1", "V2"),
+        ("retrain-refused", None, None),  # the guest's click, recorded as /retrain records refusals
         ("rollback", "V2", "V1"),
         ("retrain", "V1", "V2"),
     ]

@@ -48,6 +48,10 @@ def test_stats_by_class_and_sex_is_the_cross_table(bot: Bot) -> None:
     assert "1st class  female   91 of 94   97%        91–99%" in shown
     assert "           male    47 of 347   14%        10–18%" in shown
     assert "*By sex*" not in shown
+    # The cross table as a chart too: bars with their intervals as whiskers, said in words as well.
+    [chart] = [b for b in reply.args["blocks"] if b["type"] == "image"]
+    assert bot.fake.files[chart["slack_file"]["id"]]["completed"]
+    assert "1st class · female: 97% of 94" in chart["alt_text"]
 
 
 def test_unknown_groupings_get_the_valid_ones_at_once_and_nothing_else(bot: Bot) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -14,6 +15,7 @@ from ml.core.passenger import Passenger, title_from_name
 from ml.core.table import TARGET, fingerprint
 from ml.core.training import TrainConfig, fit_recipe
 from ml.io.data import load_csv
+from ml.io.local_registry import LocalRegistry
 
 # Every step of the recipe (inner choice, nested CV, holdout twin, members), small enough to keep
 # the suite fast: one grid point, 3 inner folds, 2 outer folds, 10 members.
@@ -73,3 +75,19 @@ def register_elsewhere_trained(registry: Any) -> Any:
         info={"n_rows": 600},
         make_default=True,
     )
+
+
+def register_copy_of_v1(home: Path) -> None:
+    """Register V2, a copy of V1 (not the default): a second version to promote, with no training."""
+    registry = LocalRegistry(home)
+    v1 = registry.get_version("V1")
+    registry.log_model(
+        registry.load_model("V1"),
+        metrics=v1.metrics,
+        params=v1.params,
+        comment="a copy of V1, to promote",
+        created_by="tests",
+        data_fingerprint=v1.data_fingerprint,
+        info=v1.info,
+    )
+    registry.close()

@@ -1,4 +1,5 @@
-"""`/survive`: help, model card, passenger statistics, the form, or an answer to free text."""
+"""`/survive`: help, model card, passenger statistics, the form, a passenger by name, or an answer
+to free text."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ from slack_sdk import WebClient
 
 from bot.blocks import form as survive_form
 from bot.blocks import survive as survive_blocks
+from bot.listeners.commands.survive_names import asks_for_name, name_reply, suggestion_reply
 from bot.listeners.commands.survive_stats import asks_for_stats, stats_reply, understand_stats
-from bot.listeners.replies import model_card_reply, open_view, prediction_reply, understand
+from bot.listeners.replies import (
+    model_card_reply,
+    open_view,
+    prediction_reply,
+    respond_with_pictures,
+    understand,
+)
 from bot.services import Services
 from bot.transport.ingress import REQUEST_ID
 
@@ -40,21 +48,32 @@ def survive_command(
         ack(text="How to use /survive", blocks=survive_blocks.help_blocks())
         return
     if keyword in MODEL_WORDS:
-        ack()
-        respond(**model_card_reply(services).as_kwargs())
+        ack()  # the card's charts may be drawn and uploaded: answer on the response URL
+        respond_with_pictures(respond, model_card_reply(services, client))
         return
     if asks_for_stats(text):
         question = understand_stats(text)
         if question.reply is not None:
             ack(**question.reply.as_kwargs())
             return
-        ack()  # counting may be a warehouse query: answer on the response URL
-        respond(**stats_reply(services, question.by).as_kwargs())
+        ack()  # counting may be a warehouse query, the chart an upload: answer on the response URL
+        respond_with_pictures(respond, stats_reply(services, question.by, client))
+        return
+    answer_text(services, text, command["user_id"], ack, respond)
+
+
+def answer_text(services: Services, text: str, user: str, ack: Ack, respond: Respond) -> None:
+    """A passenger by name, or a description: answered, refused, or helped along."""
+    name = asks_for_name(services, text)
+    if name is not None:
+        ack()
+        respond(**name_reply(services, name, user).as_kwargs())
         return
     outcome = understand(text)
     if outcome.reply is not None:
-        ack(**outcome.reply.as_kwargs())
+        reply = suggestion_reply(services, text, outcome.reply) if outcome.not_understood else outcome.reply
+        ack(**reply.as_kwargs())
         return
     ack()
     assert outcome.passenger is not None
-    respond(**prediction_reply(services, outcome.passenger).as_kwargs())
+    respond(**prediction_reply(services, outcome.passenger, asked_by=user).as_kwargs())

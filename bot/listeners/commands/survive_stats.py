@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from slack_sdk import WebClient
+
+from bot import pictures
 from bot.blocks import stats as stats_blocks
 from bot.listeners.replies import Reply
 from bot.services import Services
@@ -44,7 +47,8 @@ def understand_stats(text: str) -> StatsQuestion:
         )
 
 
-def stats_reply(services: Services, by: tuple[str, ...]) -> Reply:
+def stats_reply(services: Services, by: tuple[str, ...], client: WebClient | None = None) -> Reply:
+    """The figures as tables; for one breakdown (`by`), with a client, also as a chart."""
     try:
         stats = services.backend.passenger_stats()
     except (RegistryError, SnowflakeUnavailable, DataError, OSError) as exc:
@@ -52,4 +56,5 @@ def stats_reply(services: Services, by: tuple[str, ...]) -> Reply:
         return Reply(
             "The passenger figures are unavailable right now.", stats_blocks.stats_unavailable_blocks()
         )
-    return Reply(stats_blocks.stats_text(stats, by), stats_blocks.stats_blocks(stats, by))
+    picture = pictures.stats_image(services.images, client, stats, by) if by and client is not None else None
+    return Reply(stats_blocks.stats_text(stats, by), stats_blocks.stats_blocks(stats, by, picture))

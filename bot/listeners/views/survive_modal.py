@@ -40,5 +40,5 @@ def survive_modal_submitted(
     services = Services.of(context)
     user = body["user"]["id"]
     channel = survive_form.channel_from_metadata(view.get("private_metadata", ""))
-    reply = prediction_reply(services, passenger)
+    reply = prediction_reply(services, passenger, asked_by=user)
     deliver(client, user, channel, reply, logger, stats=services.delivery, request_id=context.get(REQUEST_ID))

@@ -4,9 +4,9 @@
 the same thing without serving it, so tests can run it with ``serve_asgi_in_thread``.
 
 How a click travels: the page POSTs to ``/playground/api/...``; the playground sends the bot what
-Slack would (a signed slash command, ``block_actions``, ``view_submission`` or ``view_closed``, via
+Slack would (a signed slash command, ``block_actions``, ``view_submission``, ``view_closed`` or the ``app_home_opened`` event, via
 ``SlackClientSimulator``) to ``/slack/events`` on this same server; the bot acks and calls the Web API
-(``chat.*``, ``views.*``) or posts to the response URL, which land on the ``FakeSlackWebAPI``; its
+(``chat.*``, ``views.*``, ``files.*``) or posts to the response URL, which land on the ``FakeSlackWebAPI``; its
 subscriber turns each call into page events; the page long-polls ``/playground/api/events``.
 """
 
@@ -292,6 +292,19 @@ class Playground:
             self.state.emit("view_close", user=user, view_id=view_id, all=action == "clear")
         return {"ok": True, "response_action": action}
 
+    def open_home(self, sim: _Simulator, user: str) -> JsonDict:
+        """The user opened the app's Home tab: Slack sends ``app_home_opened`` (with the view it
+        shows, once the app published one); the bot publishes the Home with ``views.publish``."""
+        event: JsonDict = {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"}
+        shown = self.fake.views.get(f"VHOME{user}")
+        if shown is not None:
+            event["view"] = shown
+        try:
+            response = sim.event(event)
+        except OSError:
+            return {"ok": False, "error": "the bot is not answering"}
+        return {"ok": response.status == 200, "status": response.status}
+
     def close_view(self, sim: _Simulator, user: str, view_id: str) -> JsonDict:
         """The user dismissed a modal: ``view_closed`` if the bot asked for it, and it is gone."""
         view = self.fake.views.get(view_id)
@@ -492,6 +505,18 @@ class PlaygroundAPI:
         view_id = str(body.get("view_id") or "")
         return await run_in_threadpool(self.pg.close_view, self.pg.simulator(request), user, view_id)
 
+    async def home(self, request: Request) -> JsonDict:
+        body = await _json_object(request)
+        user = self.pg.check_user(body.get("user"))
+        return await run_in_threadpool(self.pg.open_home, self.pg.simulator(request), user)
+
+    async def file(self, request: Request) -> Response:
+        """An uploaded picture, as Slack serves a file to someone allowed to see it."""
+        data = self.pg.fake.file_bytes(str(request.path_params["file_id"]))
+        if data is None:
+            return JSONResponse({"ok": False, "error": "file_not_found"}, status_code=404)
+        return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
     async def clear(self, _request: Request) -> JsonDict:
         self.pg.state.clear()
         return {"ok": True}
@@ -513,6 +538,8 @@ def playground_routes(pg: Playground) -> list[BaseRoute]:
         Route(f"{API}/view", _api(api.view), methods=["POST"]),
         Route(f"{API}/view_closed", _api(api.view_closed), methods=["POST"]),
         Route(f"{API}/clear", _api(api.clear), methods=["POST"]),
+        Route(f"{API}/home", _api(api.home), methods=["POST"]),
+        Route(f"{API}/files/{{file_id}}", api.file, methods=["GET"]),
     ]
 
 

@@ -8,6 +8,7 @@ the same channel. Events are plain JSON:
 * ``view``: ``{"op": "open" | "push" | "update", "user": ..., "view": {...}}``
 * ``view_close``: ``{"user": ..., "view_id": ..., "all": bool}``
 * ``view_errors``: ``{"user": ..., "view_id": ..., "errors": {block_id: message}}``
+* ``home``: ``{"user": ..., "view": {...}}``, a Home tab the bot published (views.publish)
 * ``api``: one Web API call or response-URL post the bot made (the page's traffic panel)
 * ``clear``: the channel was cleared
 """
@@ -199,6 +200,7 @@ class PlaygroundState:
             "views.open": self._on_view_open,
             "views.push": self._on_view_open,
             "views.update": self._on_view_update,
+            "views.publish": self._on_view_publish,
             "response_url": self._on_response_url,
         }.get(call.method)
         if handler is not None:
@@ -255,6 +257,9 @@ class PlaygroundState:
         with self._lock:
             user = self._view_users.get(str(view.get("id")))
             self._emit("view", {"op": "update", "user": user, "view": view})
+
+    def _on_view_publish(self, call: Call) -> None:
+        self.emit("home", user=str(call.args.get("user_id") or ""), view=call.response.get("view") or {})
 
     def _on_response_url(self, call: Call) -> None:
         args = call.args

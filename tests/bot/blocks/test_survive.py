@@ -164,7 +164,11 @@ def test_few_like_you_is_said_and_old_versions_show_no_range() -> None:
 def test_prediction_buttons_carry_what_was_said() -> None:
     message = survive_blocks.prediction_blocks(prediction(), SAID, model_name="TITANIC")
     buttons = actions(message)
-    assert list(buttons) == [survive_blocks.ADJUST_ACTION, survive_blocks.SHARE_ACTION]
+    assert list(buttons) == [
+        survive_blocks.ADJUST_ACTION,
+        survive_blocks.SHARE_ACTION,
+        survive_blocks.CHART_ACTION,
+    ]
     assert buttons[survive_blocks.ADJUST_ACTION]["text"]["text"] == "Adjust"
     assert buttons[survive_blocks.SHARE_ACTION]["style"] == "primary"
     for button in buttons.values():

@@ -471,3 +471,39 @@ def test_run_with_incomplete_slack_settings_says_what_is_missing(
     assert main(args) == 1
     err = capsys.readouterr().err
     assert err.startswith("lifeboat: error: to connect to Slack, also set") and missing in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 14: charts and the real passengers
+
+
+def test_models_plot_writes_each_versions_charts(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "models", "--plot", str(tmp_path / "plots"))
+    assert code == 0
+    written = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert written == ["V1-contributions.png", "V1-reliability.png"]
+    assert all((tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG" for name in written)
+    assert "V1: wrote" in out
+
+
+def test_predict_by_name(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "predict", "--name", "astor")
+    assert code == 0
+    assert out.startswith("Astor, Mrs. John Jacob (Madeleine Talmadge Force): survived.")
+    assert "The model learnt from this very record" in out and "% (likely" in out
+    code, out, _ = run(capsys, "predict", "--name", "Margaret Brown", "--json")
+    answer = json.loads(out)
+    assert answer["record"]["name"] == "Brown, Mrs. James Joseph (Margaret Tobin)"
+    assert answer["record"]["learnt_from_this_record"] is True and 0 < answer["record"]["cv_probability"] < 1
+    code, _, err = run(capsys, "predict", "--name", "Brwn")
+    assert (
+        code == 1 and one_line_error(err) == "no passenger called “Brwn” in the records; did you mean Brown?"
+    )
+    code, _, err = run(capsys, "predict", "--name", "Brown")
+    assert code == 1 and one_line_error(err).startswith(
+        "5 passengers match “Brown”: Brown, Mrs. James Joseph"
+    )  # and Mrs Goldsmith, née Brown
+    code, _, err = run(capsys, "predict", "--name", "Astor", "1st", "class")
+    assert code == 1 and "give no description with it" in one_line_error(err)

@@ -17,7 +17,7 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from bot.local import serve_asgi_in_thread
 from bot.local.playground.server import create_playground
 from ml.config import MLSettings
-from tests.support.models import FAST_ENV
+from tests.support.models import FAST_ENV, register_copy_of_v1
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -98,18 +98,6 @@ def bot_messages(page: Page, *, ephemeral: bool | None = None) -> Locator:
 
 def field(page: Page, block_id: str) -> Locator:
     return page.locator(f".modal .input-block[data-block-id='{block_id}']")
-
-
-def test_survive_with_text_shows_an_answer_with_a_percentage(page: Page) -> None:
-    send(page, "/survive 1st class woman, 29, with my husband")
-    answer = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
-    expect(answer).to_have_count(1)
-    expect(answer).to_contain_text("Only visible to you")
-    expect(answer).to_contain_text("Why")
-    expect(answer.get_by_role("button", name="Share in channel")).to_be_visible()
-    # mrkdwn is rendered, not shown raw: bold headline, emoji instead of shortcodes.
-    expect(answer.locator("b").filter(has_text=ANSWER)).to_have_count(1)
-    expect(answer).not_to_contain_text(":large_green_circle:")
 
 
 def test_the_form_shows_errors_under_the_field_and_stays_open_then_answers(page: Page) -> None:
@@ -209,6 +197,64 @@ def test_survive_stats_shows_each_table_as_a_code_block(page: Page) -> None:
     expect(tables).to_have_count(5)  # sex, class, age, port, family size
     expect(tables.first).to_contain_text("female  233 of 314   74%        69–79%")
     expect(answer).to_contain_text("which TITANIC V1 was trained on")
+
+
+def loaded_images(locator: Locator) -> int:
+    """How many of the pictures under `locator` were fetched and drawn (not just referenced)."""
+    return int(
+        locator.locator("img").evaluate_all(
+            "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+    )
+
+
+def test_home_charts_an_answer_a_passenger_by_name_and_an_admin_promoting_from_home(
+    home: Path, page: Page
+) -> None:
+    """One page session (the page costs more than its checks): Home, answers, a chart, a name, an admin."""
+    # V2 registered after the playground started: Home reads the registry when it is opened.
+    register_copy_of_v1(home)
+    page.locator("#nav-home").click()
+    pane = page.locator("#home")
+    expect(pane).to_contain_text("Model card")
+    expect(pane).to_contain_text("TITANIC V1 (default)")
+    expect(pane.get_by_role("button", name="Would you survive?")).to_be_visible()
+    expect(pane.locator("figure.bk-image img")).to_have_count(2)  # reliability diagram, contributions
+    expect(pane).not_to_contain_text("Admin")
+    page.wait_for_function("() => [...document.querySelectorAll('#home img')].every(i => i.complete)")
+    assert loaded_images(pane) == 2
+
+    page.locator("#nav-channel").click()
+    # An answer to a description, with its percentage, mrkdwn rendered (bold, emoji), not shown raw.
+    send(page, "/survive 1st class woman, 29, with my husband")
+    described = bot_messages(page, ephemeral=True).filter(has_text=ANSWER)
+    expect(described).to_have_count(1)
+    expect(described).to_contain_text("Only visible to you")
+    expect(described).to_contain_text("Why")
+    expect(described.get_by_role("button", name="Share in channel")).to_be_visible()
+    expect(described.locator("b").filter(has_text=ANSWER)).to_have_count(1)
+    expect(described).not_to_contain_text(":large_green_circle:")
+
+    send(page, "/survive Astor")
+    answer = bot_messages(page, ephemeral=True).filter(has_text="Astor, Mrs. John Jacob")
+    expect(answer).to_contain_text("What really happened: she survived.")
+    expect(answer).to_contain_text("The model learnt from this very record")
+    answer.get_by_role("button", name="Show chart").click()
+    chart = bot_messages(page, ephemeral=True).filter(has=page.locator("figure.bk-image img"))
+    expect(chart).to_have_count(1)
+    page.wait_for_function("() => [...document.querySelectorAll('.msg figure img')].every(i => i.complete)")
+    assert loaded_images(chart) == 1
+
+    page.locator("#who").select_option(label="Ada (admin)")
+    page.locator("#nav-home").click()
+    expect(pane).to_contain_text("Admin")
+    version = pane.locator("[data-block-id='home_version_V2']")
+    version.get_by_role("button", name="Promote").click()
+    expect(pane).to_contain_text("promoted V1 → V2")
+    expect(pane).to_contain_text("TITANIC V2 (default)")
+    expect(
+        pane.locator("[data-block-id='home_version_V1']").get_by_role("button", name="Roll back to V1")
+    ).to_be_visible()
 
 
 def test_mrkdwn_is_rendered_and_everything_else_escaped(page: Page) -> None:

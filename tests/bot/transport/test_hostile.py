@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 import time
 import urllib.parse
@@ -30,6 +31,8 @@ from hypothesis import strategies as st
 
 from bot.app import build_app
 from bot.blocks import form as survive_form
+from bot.blocks import home as home_blocks
+from bot.blocks import names as name_blocks
 from bot.blocks import retrain as retrain_blocks
 from bot.blocks import survive as survive_blocks
 from bot.local import Call, FakeSlackWebAPI, Response, SlackClientSimulator, serve_asgi_in_thread, sign
@@ -133,7 +136,10 @@ def test_any_survive_text_gets_a_helpful_escaped_answer(hostile: Hostile, text: 
         if text.strip():
             reply = hostile.wait("response_url", lambda c: c.args["url"] == url)
             shown = all_text(reply)
-            assert "chance of survival" in shown or "Model card" in shown or "unavailable" in shown
+            assert any(
+                answer in shown
+                for answer in ("chance of survival", "Model card", "unavailable", "No passenger called")
+            ) or re.search(r"\d+ passengers in the records match", shown), shown[:300]
         else:
             assert hostile.wait("views.open", lambda c: c.args["trigger_id"] == trigger).ok
             shown = "(the form)"
@@ -239,6 +245,7 @@ def _for(call: Call, user: str) -> bool:
 
 
 # -- buttons: ours and others, any value, admins and guests ---------------------------------------
+HOME_ACTIONS = (home_blocks.FORGET_ACTION, home_blocks.PROMOTE_ACTION, home_blocks.ROLLBACK_ACTION)
 action_ids = st.sampled_from(
     [
         survive_blocks.ADJUST_ACTION,
@@ -246,6 +253,9 @@ action_ids = st.sampled_from(
         survive_blocks.OPEN_FORM_ACTION,
         retrain_blocks.PROMOTE_ACTION,
         retrain_blocks.ROLLBACK_ACTION,
+        survive_blocks.CHART_ACTION,
+        name_blocks.PICK_ACTION,
+        *HOME_ACTIONS,
         "not_ours",
     ]
 )
@@ -254,6 +264,12 @@ button_values = st.one_of(
     st.text(max_size=40),
     st.sampled_from(MENTIONS),
     st.sampled_from(["V1", "V2", "v1", "V" + "9" * 5000, "x" * 10_000]),
+    st.builds(
+        lambda v, r, n: json.dumps({"v": v, "r": r, "n": n}),
+        st.sampled_from(["V1", "V2"]) | json_values,
+        st.integers(-5, 2000) | json_values,
+        st.sampled_from(["Astor, Mrs. John Jacob (Madeleine Talmadge Force)", "<!channel>"]) | json_values,
+    ),
     st.builds(
         lambda d: json.dumps(d),
         st.dictionaries(st.sampled_from(["pclass", "sex", "age", "evil"]), json_values),
@@ -272,6 +288,9 @@ def test_any_button_click_is_acknowledged_and_answered_escaped(
     hostile: Hostile, action_id: str, value: str | None, user: str, in_channel: bool
 ) -> None:
     default = hostile.services.registry.get_default()
+    if action_id in HOME_ACTIONS:
+        _home_click(hostile, action_id, value, user, default)
+        return
     resp = hostile.sim.block_action(
         action_id, value, user_id=user, channel_id="C_GENERAL" if in_channel else None
     )
@@ -296,6 +315,61 @@ def test_any_button_click_is_acknowledged_and_answered_escaped(
         assert_inert(shown.replace(f"<@{ADMIN}>", ""))  # the admin's own mention is ours, not echoed
     else:
         assert_inert(shown)
+
+
+def _home_click(hostile: Hostile, action_id: str, value: str | None, user: str, default: str | None) -> None:
+    """A click on Home is answered by publishing that person's Home again, saying what happened."""
+    published = len([c for c in hostile.fake.calls("views.publish") if c.args["user_id"] == user])
+    view = {"id": f"VHOME{user}", "type": "home", "callback_id": "", "hash": "1", "blocks": []}
+    resp = hostile.sim.block_action(action_id, value, user_id=user, view=view, channel_id=None)
+    assert_safe_response(resp)
+    assert resp.status == 200
+    call = hostile.fake.wait_for("views.publish", lambda c: c.args["user_id"] == user, count=published + 1)[
+        -1
+    ]
+    assert call.ok, call.response
+    shown = all_text(call)
+    if action_id != home_blocks.FORGET_ACTION and user != ADMIN:
+        assert "Only lifeboat admins" in shown and "Admin" not in shown
+    assert hostile.services.registry.get_default() == default  # one version: nothing to change to
+    assert_inert(shown.replace(f"<@{ADMIN}>", ""))
+
+
+# -- events: app_home_opened with anything in it ---------------------------------------------------
+home_events = st.fixed_dictionaries(
+    {"type": st.just("app_home_opened")},
+    optional={
+        "user": st.sampled_from(["U_ALICE", ADMIN, "W0ANY", "U_ALICE\n", "<@U_BOB>"])
+        | st.text(max_size=12)
+        | json_values,
+        "tab": st.sampled_from(["home", "messages"]) | st.text(max_size=8) | json_values,
+        "channel": st.text(max_size=12) | json_values,
+        "view": json_values,
+    },
+)
+
+
+@settings(HYPOTHESIS, max_examples=20)
+@given(event=home_events)
+def test_any_home_event_is_acknowledged_and_publishes_only_a_real_users_home(
+    hostile: Hostile, event: dict[str, Any]
+) -> None:
+    user = event.get("user")
+    published = len([c for c in hostile.fake.calls("views.publish") if c.args.get("user_id") == user])
+    resp = hostile.sim.event(event)
+    assert_safe_response(resp)
+    assert resp.status in (200, 400), resp.text[:200]
+    if resp.status == 200 and event.get("tab") == "home" and user in ("U_ALICE", ADMIN, "W0ANY"):
+        call = hostile.fake.wait_for(
+            "views.publish", lambda c: c.args.get("user_id") == user, count=published + 1
+        )[-1]
+        assert call.ok and "Model card" in all_text(call)
+        assert_inert(all_text(call).replace(f"<@{ADMIN}>", ""))
+    # Nobody else's Home is ever published: not a malformed id, not a mention.
+    assert all(
+        re.fullmatch(r"[UW][A-Z0-9_]+", str(c.args.get("user_id")))
+        for c in hostile.fake.calls("views.publish")
+    )
 
 
 # -- raw bodies: anything at all, unsigned and signed ----------------------------------------------

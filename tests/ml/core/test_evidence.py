@@ -131,3 +131,26 @@ def test_records_without_names_give_counts_but_no_names(frame: pd.DataFrame) -> 
     assert evidence.passengers == int(((frame["pclass"] == 1) & (frame["sex"] == "male")).sum())
     assert evidence.examples == ()
     assert np.all(EvidenceTable.from_frame(anonymous, "").names == None)  # noqa: E711
+
+
+def test_a_record_is_the_passenger_as_they_would_describe_themselves() -> None:
+    from tests.support.models import fitted_model
+
+    evidence = fitted_model().evidence
+    assert evidence is not None
+    row = evidence.names_index.search("Astor").matches[0]
+    record = evidence.record(row)
+    assert (record.name, record.survived) == ("Astor, Mrs. John Jacob (Madeleine Talmadge Force)", True)
+    p = record.passenger
+    assert (p.pclass, p.sex, p.age, p.sibsp, p.parch, p.embarked, p.title) == (
+        1,
+        "female",
+        18.0,
+        1,
+        0,
+        "C",
+        "Mrs",
+    )
+    assert record.cv_probability is None  # fitted without cross-validation: nothing recorded
+    unknown_age = next(r for r in range(len(evidence)) if np.isnan(evidence.age[r]))
+    assert evidence.record(unknown_age).passenger.age is None

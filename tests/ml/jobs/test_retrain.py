@@ -262,3 +262,19 @@ def test_the_worker_lowers_its_priority_before_the_heavy_imports() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "nice 10 after []"
     assert "usage: python -m ml.worker" in proc.stdout
+
+
+def test_a_version_records_what_its_charts_need(registry: LocalRegistry) -> None:
+    """Reliability bins (out of fold, and its twin's on the holdout), the mean |SHAP| per attribute,
+    and each training row's out-of-fold probability: the card and Home refit nothing."""
+    version = registry.get_version("V1")
+    info = version.info
+    assert sum(b["count"] for b in info["cv_reliability"]) == info["n_rows"]  # 1 repeat: each row once
+    assert sum(b["count"] for b in info["holdout_reliability"]) == info["n_holdout"]
+    means = info["mean_abs_contribution"]
+    assert set(means) == {"sex", "pclass", "age", "family", "fare", "embarked", "title"}
+    assert min(means.values()) >= 0 and max(means, key=means.__getitem__) in ("sex", "title")
+    evidence = registry.load_model("V1").evidence
+    cv = evidence.columns["cv_probability"]
+    assert len(cv) == info["n_rows"] and cv.between(0, 1).all()
+    assert evidence.fingerprint() == version.data_fingerprint  # the extra column changes no fingerprint

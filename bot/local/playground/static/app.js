@@ -1,7 +1,7 @@
 // The playground page: a Slack-like #general with the real bot in it.
 // Everything on screen is replayed from the server's event log (GET /playground/api/events, long-poll).
 
-import { h, renderMessageBody } from "./blocks.js";
+import { h, renderBlock, renderMessageBody } from "./blocks.js";
 import { collect, renderModal, showErrors, showProblem } from "./modal.js";
 import { emojify, escapeHtml, mrkdwn } from "./mrkdwn.js";
 
@@ -23,6 +23,8 @@ const S = {
   modalKey: null,
   modalErrorKey: null,
   scrollDown: false,
+  pane: "channel", // or "home": the app's Home tab
+  homes: {}, // user -> the Home view the bot published for them
 };
 
 const $ = (sel) => document.querySelector(sel);
@@ -93,6 +95,9 @@ function apply(event) {
     case "view_problem":
       S.viewProblems[event.view_id] = event.problem;
       return "modal";
+    case "home":
+      S.homes[event.user] = event.view;
+      return "home";
     case "api":
       S.traffic.push(event);
       if (S.traffic.length > 300) S.traffic.shift();
@@ -111,6 +116,7 @@ function reset() {
   S.traffic = [];
   S.modalKey = null;
   S.modalErrorKey = null;
+  S.homes = {};
 }
 
 async function poll() {
@@ -312,8 +318,48 @@ function renderTraffic() {
   );
 }
 
+function renderHome() {
+  const root = $("#home");
+  if (root.hidden) return;
+  const view = S.homes[S.user];
+  if (!view) {
+    root.replaceChildren(h("div", { class: "empty" }, "Opening Home…"));
+    return;
+  }
+  // Buttons in a Home view are block_actions from that view (no message, no response URL).
+  const homeCtx = { ...ctx, onAction: (action, el) => sendAction({ ...action, view_id: view.id }, el) };
+  const top = root.scrollTop;
+  root.replaceChildren(
+    h("div", { class: "home-view bk-blocks", dataset: { viewId: view.id } }, (view.blocks ?? []).map((b, i) => renderBlock(b, i, homeCtx))),
+  );
+  root.scrollTop = top;
+}
+
+/** The channel or the app's Home: opening Home sends app_home_opened, as Slack does. */
+async function showPane(pane) {
+  S.pane = pane;
+  const home = pane === "home";
+  $("#home").hidden = !home;
+  $("#messages").hidden = home;
+  document.body.classList.toggle("on-home", home);
+  $("#nav-home").classList.toggle("active", home);
+  $("#nav-channel").classList.toggle("active", !home);
+  $("#pane-title").textContent = home ? "🛟 lifeboat · Home" : `# ${S.info.channel.name}`;
+  $("#pane-topic").textContent = home ? "The app's Home tab: the model card, your last answers, and (for admins) the versions" : "Would you have survived the Titanic? Ask /survive";
+  render();
+  if (home) {
+    try {
+      const result = await call("home", { user: S.user });
+      if (!result.ok) localNote(`:warning: Home did not open: ${result.error ?? `HTTP ${result.status}`}`);
+    } catch {
+      localNote(":warning: The playground server is not answering.");
+    }
+  }
+}
+
 /** Redraw the parts that changed (all of them by default). */
-function render(parts = new Set(["messages", "modal", "traffic"])) {
+function render(parts = new Set(["messages", "modal", "traffic", "home"])) {
+  if (parts.has("home")) renderHome();
   if (parts.has("messages")) renderMessages();
   if (parts.has("modal")) renderModalLayer();
   if (parts.has("traffic")) renderTraffic();
@@ -471,7 +517,16 @@ function setupHeader() {
     S.modalKey = null;
     S.scrollDown = true;
     render();
-    $("#box").focus();
+    if (S.pane === "home") showPane("home"); // their own Home: Slack sends app_home_opened again
+    else $("#box").focus();
+  });
+  $("#nav-home").addEventListener("click", (e) => {
+    e.preventDefault();
+    showPane("home");
+  });
+  $("#nav-channel").addEventListener("click", (e) => {
+    e.preventDefault();
+    showPane("channel");
   });
   $("#traffic-toggle").addEventListener("click", () => {
     $("#traffic").hidden = !$("#traffic").hidden;

@@ -30,6 +30,12 @@ function textEl(tag, obj, ctx, cls) {
   return h(tag, { class: cls, html: textHtml(obj, ctx) });
 }
 
+/** Where an image block's picture is: a public URL, or a file uploaded to (the local) Slack. */
+function imageSource(block) {
+  const id = block.slack_file?.id;
+  return id ? `/playground/api/files/${encodeURIComponent(id)}` : block.image_url ?? block.slack_file?.url;
+}
+
 function image(url, alt, cls) {
   const img = h("img", { class: cls, src: url, alt: alt || "", loading: "lazy" });
   img.addEventListener("error", () => img.replaceWith(h("span", { class: `${cls} img-missing`, title: url }, alt || "image")));
@@ -150,7 +156,7 @@ export function renderBlock(block, index, ctx) {
         "figure",
         { class: "bk-image", dataset: { blockId } },
         block.title ? textEl("figcaption", block.title, ctx, "bk-image-title") : null,
-        image(block.image_url, block.alt_text, "bk-image-img"),
+        image(imageSource(block), block.alt_text, "bk-image-img"),
       );
     case "actions":
       return h("div", { class: "bk-actions", dataset: { blockId } }, (block.elements ?? []).map((e) => element(e, blockId, ctx)));
