@@ -21,7 +21,7 @@ test: setup browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2  # both cores: ~105 s instead of ~170 s
 
 # Prints one table; rows marked NO missed their target (python -m bench exits 1 for scripts).
 bench: setup
