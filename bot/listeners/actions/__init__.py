@@ -8,8 +8,8 @@ from bot.blocks import home as home_blocks
 from bot.blocks.names import PICK_ACTION
 from bot.blocks.retrain import PROMOTE_ACTION, ROLLBACK_ACTION
 from bot.blocks.survive import ADJUST_ACTION, CHART_ACTION, OPEN_FORM_ACTION, SHARE_ACTION
-from bot.listeners.actions.home_buttons import forget_me, home_promote, home_roll_back
-from bot.listeners.actions.retrain_buttons import promote_anyway, roll_back
+from bot.listeners.actions.home_buttons import forget_me, home_button
+from bot.listeners.actions.retrain_buttons import report_button
 from bot.listeners.actions.survive_buttons import (
     open_form,
     pick_passenger,
@@ -25,8 +25,8 @@ def register(app: App) -> None:
     app.action(SHARE_ACTION)(guarded(share_in_channel))
     app.action(CHART_ACTION)(guarded(show_chart))
     app.action(PICK_ACTION)(guarded(pick_passenger))
-    app.action(PROMOTE_ACTION)(guarded(promote_anyway))
-    app.action(ROLLBACK_ACTION)(guarded(roll_back))
+    app.action(PROMOTE_ACTION)(guarded(report_button))
+    app.action(ROLLBACK_ACTION)(guarded(report_button))
     app.action(home_blocks.FORGET_ACTION)(guarded(forget_me))
-    app.action(home_blocks.PROMOTE_ACTION)(guarded(home_promote))
-    app.action(home_blocks.ROLLBACK_ACTION)(guarded(home_roll_back))
+    app.action(home_blocks.PROMOTE_ACTION)(guarded(home_button))
+    app.action(home_blocks.ROLLBACK_ACTION)(guarded(home_button))

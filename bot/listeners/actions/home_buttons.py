@@ -12,9 +12,12 @@ from slack_bolt import Ack
 from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
+from bot.blocks.home import PROMOTE_ACTION, ROLLBACK_ACTION
 from bot.listeners.actions.retrain_buttons import change_default
 from bot.listeners.home import publish_home
 from bot.services import Services
+
+HOME_ACTIONS = {PROMOTE_ACTION: "promote", ROLLBACK_ACTION: "rollback"}
 
 
 def forget_me(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -26,27 +29,16 @@ def forget_me(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltCo
     publish_home(services, client, user, notice=notice)
 
 
-def _change(
-    kind: str, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+def home_button(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
 ) -> None:
+    """An admin's Promote / Roll back on a version in their Home."""
+    ack()
     services = Services.of(context)
     user = body["user"]["id"]
+    kind = HOME_ACTIONS[action["action_id"]]
     change = change_default(services, client, user, kind, action.get("value"), via="home")
     if change.done:  # this Home is published just below, with what happened: the refresher need not
         services.home_store.opened(user, services.registry.default_token())
     icon = ":white_check_mark:" if change.done else ":no_entry:"
     publish_home(services, client, user, notice=f"{icon} {change.message}")
-
-
-def home_promote(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
-    ack()
-    _change("promote", body, action, client, context)
-
-
-def home_roll_back(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
-) -> None:
-    ack()
-    _change("rollback", body, action, client, context)

@@ -14,12 +14,14 @@ from slack_bolt.context import BoltContext
 from slack_sdk import WebClient
 
 from bot.blocks.kit import escape
+from bot.blocks.retrain import PROMOTE_ACTION, ROLLBACK_ACTION
 from bot.services import Services
 from ml.io.registry import RegistryError
 
 VERSION_VALUE = re.compile(r"V[0-9]{1,9}")  # what report_blocks and home_blocks put in these buttons
 REFUSED = "Only lifeboat admins can change the model."
 STALE = "That button no longer works: see `/retrain history`."
+REPORT_ACTIONS = {PROMOTE_ACTION: "promote", ROLLBACK_ACTION: "rollback"}
 
 
 @dataclass(frozen=True)
@@ -54,42 +56,21 @@ def change_default(
     return Change(True, f"<@{user}> {verb} {previous} → {target}.")
 
 
-def _set_default(
-    kind: str,
+def report_button(
+    ack: Ack,
     body: dict[str, Any],
     action: dict[str, Any],
     respond: Respond,
     client: WebClient,
     context: BoltContext,
 ) -> None:
-    change = change_default(
-        Services.of(context), client, body["user"]["id"], kind, action.get("value"), via="button"
-    )
+    """'Promote anyway' / 'Roll back to ...' on a run's report: a change is told to the channel,
+    a refusal only to the person who clicked."""
+    ack()
+    kind = REPORT_ACTIONS[action["action_id"]]
+    user = body["user"]["id"]
+    change = change_default(Services.of(context), client, user, kind, action.get("value"), via="button")
     if change.done:
         respond(text=change.message, response_type="in_channel", replace_original=False)
     else:
         respond(text=change.message, replace_original=False)
-
-
-def promote_anyway(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: Respond,
-    client: WebClient,
-    context: BoltContext,
-) -> None:
-    ack()
-    _set_default("promote", body, action, respond, client, context)
-
-
-def roll_back(
-    ack: Ack,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: Respond,
-    client: WebClient,
-    context: BoltContext,
-) -> None:
-    ack()
-    _set_default("rollback", body, action, respond, client, context)
