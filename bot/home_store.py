@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ml.io.sqlite_file import SQLiteFile
 
 DB_FILE = "home.db"
 KEPT_ANSWERS = 5
@@ -31,10 +32,9 @@ MAX_USER_CHARS = 64
 
 class HomeStore:
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(
+        self._file = SQLiteFile(path, timeout=2.0, synchronous="NORMAL")
+        self.path = self._file.path
+        self._file.connection().executescript(
             "CREATE TABLE IF NOT EXISTS home_answers ("
             " user TEXT NOT NULL, at REAL NOT NULL, answer TEXT NOT NULL);"
             "CREATE INDEX IF NOT EXISTS home_answers_user ON home_answers (user, at);"
@@ -43,22 +43,11 @@ class HomeStore:
             "CREATE INDEX IF NOT EXISTS home_views_opened ON home_views (opened_at);"
         )
 
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
-
     # -- answers -------------------------------------------------------------------------------
     def remember(self, user: str, answer: Mapping[str, Any], now: float | None = None) -> None:
         """Keep `answer` (JSON-able: label, headline, version) as the user's newest; five at most."""
         now = time.time() if now is None else now
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._file.write() as db:
             db.execute(
                 "INSERT INTO home_answers (user, at, answer) VALUES (?, ?, ?)",
                 (user[:MAX_USER_CHARS], now, json.dumps(dict(answer))),
@@ -68,14 +57,9 @@ class HomeStore:
                 " (SELECT rowid FROM home_answers WHERE user = ? ORDER BY at DESC, rowid DESC LIMIT ?)",
                 (user[:MAX_USER_CHARS], user[:MAX_USER_CHARS], KEPT_ANSWERS),
             )
-            db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
 
     def recent(self, user: str, limit: int = KEPT_ANSWERS) -> list[dict[str, Any]]:
-        rows = self._db().execute(
+        rows = self._file.connection().execute(
             "SELECT at, answer FROM home_answers WHERE user = ? ORDER BY at DESC, rowid DESC LIMIT ?",
             (user[:MAX_USER_CHARS], limit),
         )
@@ -91,29 +75,38 @@ class HomeStore:
 
     def forget(self, user: str) -> int:
         """Delete everything kept about `user`; returns how many answers were deleted."""
-        db = self._db()
-        deleted = db.execute("DELETE FROM home_answers WHERE user = ?", (user[:MAX_USER_CHARS],)).rowcount
-        db.execute("DELETE FROM home_views WHERE user = ?", (user[:MAX_USER_CHARS],))
+        with self._file.write() as db:
+            deleted = db.execute("DELETE FROM home_answers WHERE user = ?", (user[:MAX_USER_CHARS],)).rowcount
+            db.execute("DELETE FROM home_views WHERE user = ?", (user[:MAX_USER_CHARS],))
         return int(deleted)
 
     # -- who has Home open -----------------------------------------------------------------------
     def opened(self, user: str, token: str | None, now: float | None = None) -> None:
         """`user` was shown Home with the default whose token is `token`."""
         now = time.time() if now is None else now
-        self._db().execute(
-            "INSERT INTO home_views (user, opened_at, token) VALUES (?, ?, ?)"
-            " ON CONFLICT (user) DO UPDATE SET opened_at = excluded.opened_at, token = excluded.token",
-            (user[:MAX_USER_CHARS], now, token),
-        )
+        with self._file.write() as db:
+            db.execute(
+                "INSERT INTO home_views (user, opened_at, token) VALUES (?, ?, ?)"
+                " ON CONFLICT (user) DO UPDATE SET opened_at = excluded.opened_at, token = excluded.token",
+                (user[:MAX_USER_CHARS], now, token),
+            )
 
     def anyone_since(self, since: float) -> bool:
-        row = self._db().execute("SELECT 1 FROM home_views WHERE opened_at >= ? LIMIT 1", (since,)).fetchone()
+        row = (
+            self._file.connection()
+            .execute("SELECT 1 FROM home_views WHERE opened_at >= ? LIMIT 1", (since,))
+            .fetchone()
+        )
         return row is not None
 
     def claim_stale(self, token: str, since: float, limit: int) -> list[str]:
         """Users who opened Home since `since` and were shown another default than `token`, each
         claimed for this caller (their row now says `token`): at most `limit`, newest first."""
-        db = self._db()
+        with self._file.write() as db:
+            return self._claim(db, token, since, limit)
+
+    @staticmethod
+    def _claim(db: sqlite3.Connection, token: str, since: float, limit: int) -> list[str]:
         candidates = [
             user
             for (user,) in db.execute(
@@ -133,10 +126,7 @@ class HomeStore:
         return claimed
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._file.close()
 
 
 def open_home_store(home: str | Path) -> HomeStore:

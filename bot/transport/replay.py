@@ -25,7 +25,6 @@ not silence the bot; replays are the rarer harm.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -37,6 +36,7 @@ from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
 
 from bot.transport.ingress import REQUEST_ID, SIGNATURE_HEADER, new_request_id
+from ml.io.sqlite_file import SQLiteFile
 
 log = logging.getLogger("lifeboat.replay")
 
@@ -104,63 +104,49 @@ class MemoryRequestLedger(RequestLedger):
         return True
 
 
+class _Replay(Exception):
+    """A key was recorded within the window: the transaction is rolled back."""
+
+
 class SQLiteRequestLedger(RequestLedger):
     """A table with the key as primary key: of concurrent INSERTs of one key, exactly one wins."""
 
     def __init__(self, path: str | Path, window: float = WINDOW_SECONDS) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # No fsync per request: after a power cut the last few keys may be forgotten, and a replay of
+        # those few would be processed. Everything else survives a crash.
+        self._file = SQLiteFile(path, timeout=2.0, synchronous="NORMAL")
+        self.path = self._file.path
         self.window = window
-        self._local = threading.local()
         self._count = 0
-        self._connection().executescript(
+        self._file.connection().executescript(
             "CREATE TABLE IF NOT EXISTS seen_requests (key TEXT PRIMARY KEY, seen_at REAL NOT NULL);"
             "CREATE INDEX IF NOT EXISTS seen_requests_at ON seen_requests (seen_at);"
         )
-
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=2.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            # No fsync per request: after a power cut the last few keys may be forgotten, and a
-            # replay of those few would be processed. Everything else survives a crash.
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
 
     def first_sighting(self, keys: Sequence[str], now: float | None = None) -> bool:
         if not keys:
             return True
         now = time.time() if now is None else now
-        db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            for key in keys:
-                # A new key is inserted; an expired one is taken over; a live one changes nothing.
-                changed = db.execute(
-                    "INSERT INTO seen_requests (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
-                    " SET seen_at = excluded.seen_at WHERE seen_requests.seen_at <= ?",
-                    (key, now, now - self.window),
-                ).rowcount
-                if changed == 0:
-                    db.execute("ROLLBACK")
-                    return False
-            self._count += 1
-            if self._count % PRUNE_EVERY == 0:
-                db.execute("DELETE FROM seen_requests WHERE seen_at <= ?", (now - self.window,))
-            db.execute("COMMIT")
-            return True
-        except BaseException:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise
+            with self._file.write() as db:
+                for key in keys:
+                    # A new key is inserted; an expired one is taken over; a live one changes nothing.
+                    changed = db.execute(
+                        "INSERT INTO seen_requests (key, seen_at) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                        " SET seen_at = excluded.seen_at WHERE seen_requests.seen_at <= ?",
+                        (key, now, now - self.window),
+                    ).rowcount
+                    if changed == 0:
+                        raise _Replay
+                self._count += 1
+                if self._count % PRUNE_EVERY == 0:
+                    db.execute("DELETE FROM seen_requests WHERE seen_at <= ?", (now - self.window,))
+        except _Replay:
+            return False
+        return True
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._file.close()
 
 
 def open_ledger(home: str | Path) -> RequestLedger:

@@ -13,10 +13,8 @@ import json
 import os
 import shutil
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from ml.io.registry import (
     parse_version,
     version_number,
 )
+from ml.io.sqlite_file import SQLiteFile
 
 DB_FILE = "registry.db"
 SCHEMA = """
@@ -88,7 +87,8 @@ class LocalRegistry(ModelRegistry):
         self.models_dir = self.home / "models" / model_name
         self.models_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / DB_FILE
-        self._local = threading.local()
+        # FULL: a registered version's row is on disk before the caller is told it exists.
+        self._file = SQLiteFile(self.db_path, timeout=30.0, synchronous="FULL", rows_by_name=True)
         db = self.connection()
         db.executescript(SCHEMA)  # idempotent DDL; executescript manages its own commit
         # Only a new model needs a write: opening a registry must not wait for (or time out behind)
@@ -100,35 +100,15 @@ class LocalRegistry(ModelRegistry):
 
     # -- connection handling -------------------------------------------------------------------
     def connection(self) -> sqlite3.Connection:
-        """One connection per thread (sqlite3 objects must not cross threads)."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.db_path, timeout=30.0, isolation_level=None, check_same_thread=True)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
+        """This thread's connection (sqlite3 objects must not cross threads)."""
+        return self._file.connection()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE: take the write lock up front, so concurrent writers queue instead of
-        failing halfway; commit on success, roll back on any exception."""
-        db = self.connection()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        return self._file.write()
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        self._file.close()
 
     # -- versions ------------------------------------------------------------------------------
     def log_model(
