@@ -28,6 +28,10 @@ from ml.io.runs import Run
 log = logging.getLogger("lifeboat.bot")
 
 
+class SlackUnreachable(RuntimeError):
+    """Slack's Web API could not be reached when the bot started."""
+
+
 def build_client(services: Services, policy: RetryPolicy | None = None) -> WebClient:
     settings = services.bot_settings
     # Bolt copies base_url and retry handlers from this client to every client it makes.
@@ -43,15 +47,23 @@ def build_app(
     services: Services, *, listener_threads: int = 16, retry_policy: RetryPolicy | None = None
 ) -> App:
     settings = services.bot_settings
-    app = App(
-        client=build_client(services, retry_policy),
-        signing_secret=settings.signing_secret or None,
-        # Listener work after ack() (scoring, respond) runs here, not on the server's threads.
-        listener_executor=ThreadPoolExecutor(
-            max_workers=listener_threads, thread_name_prefix="bolt-listener"
-        ),
-        request_verification_enabled=not settings.socket_mode or bool(settings.signing_secret),
-    )
+    try:  # Bolt checks the token with auth.test here
+        app = App(
+            client=build_client(services, retry_policy),
+            signing_secret=settings.signing_secret or None,
+            # Listener work after ack() (scoring, respond) runs here, not on the server's threads.
+            listener_executor=ThreadPoolExecutor(
+                max_workers=listener_threads, thread_name_prefix="bolt-listener"
+            ),
+            request_verification_enabled=not settings.socket_mode or bool(settings.signing_secret),
+        )
+    except OSError as exc:  # urllib's URLError: Slack cannot be reached at all
+        reason = getattr(exc, "reason", exc)
+        raise SlackUnreachable(
+            f"could not reach Slack at {settings.api_url} to check the bot"
+            f" token (auth.test): {reason}. Check the network (and SLACK_API_URL if you set it); the bot"
+            " starts once Slack answers."
+        ) from exc
     # First of ours, right after Bolt's own verification: a replay goes no further than this.
     app.middleware(replay_guard(services.ledger))
     app.middleware(provide(services))

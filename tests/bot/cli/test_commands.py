@@ -507,3 +507,23 @@ def test_predict_by_name(home: Path, capsys: pytest.CaptureFixture[str]) -> None
     )  # and Mrs Goldsmith, née Brown
     code, _, err = run(capsys, "predict", "--name", "Astor", "1st", "class")
     assert code == 1 and "give no description with it" in one_line_error(err)
+
+
+def test_run_when_slack_cannot_be_reached_says_where_and_what_to_check(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-never-printed")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "never-printed-either")
+    monkeypatch.setenv("SLACK_API_URL", f"http://127.0.0.1:{port}/api/")
+    assert main(["run", "--http", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"lifeboat: error: could not reach Slack at http://127.0.0.1:{port}/api/")
+    assert "auth.test" in last and "refused" in last.lower()
+    assert "never-printed" not in err
