@@ -111,9 +111,10 @@ class TextOutcome:
     not_understood: bool = False  # nothing in the text was understood (it may be a misspelt name)
 
 
-def understand(text: str) -> TextOutcome:
-    """Parse free text; nonsense gets help, bad values a plain refusal, missing class/sex the form."""
-    parsed: ParseResult = parse(text)
+def understand(text: str, parsed: ParseResult | None = None) -> TextOutcome:
+    """Parse free text (unless the caller has: `parsed`); nonsense gets help, bad values a plain
+    refusal, missing class/sex the form."""
+    parsed = parse(text) if parsed is None else parsed
     if parsed.empty:
         return TextOutcome(
             reply=Reply("I couldn't find a passenger in that.", survive_blocks.not_understood_blocks(text)),

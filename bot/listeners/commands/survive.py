@@ -23,6 +23,7 @@ from bot.listeners.replies import (
 )
 from bot.services import Services
 from bot.transport.ingress import REQUEST_ID
+from ml.core.parser import parse
 
 HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
@@ -64,12 +65,13 @@ def survive_command(
 
 def answer_text(services: Services, text: str, user: str, ack: Ack, respond: Respond) -> None:
     """A passenger by name, or a description: answered, refused, or helped along."""
-    name = asks_for_name(services, text)
+    parsed = parse(text)  # once: both the name rule and the description need it
+    name = asks_for_name(services, text, parsed)
     if name is not None:
         ack()
         respond(**name_reply(services, name, user).as_kwargs())
         return
-    outcome = understand(text)
+    outcome = understand(text, parsed)
     if outcome.reply is not None:
         reply = suggestion_reply(services, text, outcome.reply) if outcome.not_understood else outcome.reply
         ack(**reply.as_kwargs())

@@ -20,7 +20,7 @@ from bot.listeners.replies import Reply, remember_answer
 from bot.services import Services
 from ml.core.evidence import EvidenceTable, Record
 from ml.core.names import NameSearch, could_be_name, name_query, unquote, words
-from ml.core.parser import parse
+from ml.core.parser import ParseResult, parse
 from ml.io.registry import RegistryError
 from ml.io.serving import ModelUnavailableError, Serving
 
@@ -49,10 +49,11 @@ class NameQuestion:
         return self.serving.model.evidence
 
 
-def asks_for_name(services: Services, text: str) -> NameQuestion | None:
+def asks_for_name(services: Services, text: str, parsed: ParseResult | None = None) -> NameQuestion | None:
     """The name `text` asks about, or None when it is a description (or no model is served).
-    Descriptions are told apart before the model is touched: they are acknowledged at once."""
-    parsed = parse(text)
+    Descriptions are told apart before the model is touched: they are acknowledged at once.
+    `parsed`: `parse(text)`, if the caller has it."""
+    parsed = parse(text) if parsed is None else parsed
     if not could_be_name(text, parsed.values):
         return None
     serving = _serving(services)
