@@ -88,7 +88,7 @@ def report_pictures(services: Services, run: Run, client: WebClient) -> list[Blo
     challenger = services.registry.get_version(run.version)
     champion_version = decision.get("champion_version")
     champion = services.registry.get_version(champion_version) if champion_version else None
-    picture = pictures.comparison_image(client, challenger, champion, decision)
+    picture = pictures.comparison_image(services.images, client, challenger, champion, decision)
     return [] if picture is None else [image(picture.file_id, picture.alt, picture.title)]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot import charts
-from bot.transport.uploads import Image, UploadedImages, upload_png
+from bot.transport.uploads import Image, UploadedImages
 from ml.core.model import Prediction
 from ml.core.stats import PassengerStats
 from ml.io.registry import ModelVersion
@@ -93,7 +93,7 @@ def card_images(images: UploadedImages, client: WebClient, version: ModelVersion
     return uploaded
 
 
-def reasons_image(client: WebClient, prediction: Prediction) -> Image | None:
+def reasons_image(images: UploadedImages, client: WebClient, prediction: Prediction) -> Image | None:
     """An answer's reasons as bars (drawn when someone asks for the chart; not kept)."""
     reasons = [(r.text, round(r.logit, 4)) for r in prediction.reasons if abs(r.logit) >= 0.005]
     if not reasons:
@@ -103,7 +103,7 @@ def reasons_image(client: WebClient, prediction: Prediction) -> Image | None:
         f"{text} {'raised' if v > 0 else 'lowered'} the chances" for text, v in reasons
     )
     png = draw("reasons", reasons, title)
-    return upload_png(client, png, filename="reasons.png", title=title, alt=alt)
+    return images.upload(client, png, filename="reasons.png", title=title, alt=alt)
 
 
 def comparison_panels(
@@ -142,7 +142,11 @@ def comparison_panels(
 
 
 def comparison_image(
-    client: WebClient, challenger: ModelVersion, champion: ModelVersion | None, decision: Mapping[str, Any]
+    images: UploadedImages,
+    client: WebClient,
+    challenger: ModelVersion,
+    champion: ModelVersion | None,
+    decision: Mapping[str, Any],
 ) -> Image | None:
     panels = comparison_panels(challenger, champion, decision)
     title = "Frozen holdout: predicted vs observed"
@@ -151,7 +155,7 @@ def comparison_image(
         for p in panels
     )
     png = draw("comparison", panels, title)
-    return upload_png(client, png, filename=f"{challenger.version}-holdout.png", title=title, alt=alt)
+    return images.upload(client, png, filename=f"{challenger.version}-holdout.png", title=title, alt=alt)
 
 
 def stats_image(

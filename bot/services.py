@@ -45,7 +45,7 @@ class Services:
     delivery: DeliveryStats = field(default_factory=DeliveryStats)
     # What /metrics shows (see bot.transport.metrics).
     metrics: BotMetrics = field(default_factory=BotMetrics)
-    # Charts uploaded once per process (a version's card).
+    # Every chart upload, counted by outcome; a version's card uploaded once per process.
     images: UploadedImages = field(default_factory=UploadedImages)
     # Republishes Home when the default changes (its `publish` is set by the app).
     home_refresher: HomeRefresher | None = None
@@ -56,6 +56,7 @@ class Services:
                 self.home_store, self._default_token, interval=self.backend.default_poll_seconds
             )
         self.delivery.observe(self.metrics.count_answer)
+        self.images.observe(self.metrics.count_upload)
         self.watcher.on_finished(self.metrics.retrain_finished)
         self.metrics.read_at_scrape(ServingInfo(self.model_name, self.registry.backend, self.scorer))
 

@@ -98,7 +98,7 @@ def chart_reply(services: Services, client: WebClient, passenger: Passenger) -> 
     except (ModelUnavailableError, RegistryError) as exc:
         log.warning("model unavailable: %s", exc)
         return Reply("The model is unavailable right now.", survive_blocks.unavailable_blocks())
-    picture = pictures.reasons_image(client, prediction)
+    picture = pictures.reasons_image(services.images, client, prediction)
     return Reply(f"Why {prediction.headline}", survive_blocks.chart_blocks(prediction, picture))
 
 

@@ -193,6 +193,7 @@ def health(services: Services) -> dict[str, Any]:
         "backend": services.registry.backend,
         "model": services.model_name,
         "deliveries": services.delivery.snapshot(),  # answers delivered / retried / lost / unconfirmed
+        "uploads": services.images.counts(),  # charts uploaded / refused by Slack / failed
     }
     try:
         status["model_version"] = services.scorer.version

@@ -104,6 +104,7 @@ class BotMetrics:
         self.answers = Counter("lifeboat_answers", "Answers to users by outcome", ["outcome"], registry=r)
         self.web_api_retries = Counter("lifeboat_web_api_retries", "Web API calls tried again", registry=r)
         self.scoring = Counter("lifeboat_scoring", "Passengers scored, by path", ["path"], registry=r)
+        self.uploads = Counter("lifeboat_uploads", "Chart uploads by outcome", ["outcome"], registry=r)
         self.retrain_runs = Counter(
             "lifeboat_retrain_runs", "Retraining runs followed to their end", ["outcome"], registry=r
         )
@@ -129,6 +130,10 @@ class BotMetrics:
             self.web_api_retries.inc(n)
         else:
             self.answers.labels(outcome).inc(n)
+
+    def count_upload(self, outcome: str) -> None:
+        """bot.transport.uploads: uploaded, refused (Slack said no) or failed (no answer)."""
+        self.uploads.labels(outcome).inc()
 
     def retrain_finished(self, run: Run) -> None:
         self.retrain_runs.labels(run_outcome(run)).inc()

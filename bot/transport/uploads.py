@@ -10,7 +10,7 @@ is shown nowhere, and a retry gets a new file id. What Slack refuses for good (`
 missing `files:write` scope, uploads disabled) is not retried.
 
 The file is uploaded without a channel: it belongs to the bot, shared nowhere, and an image block
-shows it with `slack_file: {"id": ...}`. When anything fails, `upload_png` returns None and the
+shows it with `slack_file: {"id": ...}`. When anything fails, the upload gives None and the
 caller answers without the picture: every answer also says in text what its chart shows.
 
 Uploads of charts that never change (a version's model card) are kept by key in `UploadedImages`,
@@ -46,16 +46,22 @@ class Image:
     title: str
 
 
+# How an upload ended, as /metrics and /healthz count it.
+UPLOADED, REFUSED, FAILED = "uploaded", "refused", "failed"
+UPLOAD_OUTCOMES = (UPLOADED, REFUSED, FAILED)
+
+
 def upload_png(
     client: WebClient, png: bytes, *, filename: str, title: str, alt: str, attempts: int = ATTEMPTS
-) -> Image | None:
-    """Upload `png` (files_upload_v2, no channel); the image, or None when it could not be done."""
+) -> tuple[Image | None, str]:
+    """Upload `png` (files_upload_v2, no channel): the image (None when it could not be done) and
+    how it ended: uploaded, refused (Slack said no: not retried) or failed (no answer, retried)."""
     for attempt in range(1, attempts + 1):
         try:
             response = client.files_upload_v2(content=png, filename=filename, title=title, alt_txt=alt)
         except SlackApiError as exc:  # Slack answered and refused: the same call would be refused again
             log.warning("chart %s not uploaded: %s", filename, exc.response.get("error"))
-            return None
+            return None, REFUSED
         except (SlackRequestError, URLError, ConnectionError, TimeoutError) as exc:
             # The bytes' POST failed (or a call got no answer): a retry starts a new, unseen file.
             log.warning("chart %s upload attempt %d failed: %s", filename, attempt, type(exc).__name__)
@@ -64,19 +70,39 @@ def upload_png(
             continue
         file_id = (response.get("file") or {}).get("id")
         if isinstance(file_id, str) and FILE_ID.fullmatch(file_id):
-            return Image(file_id, alt, title)
+            return Image(file_id, alt, title), UPLOADED
         log.warning("chart %s: the upload answered no file id", filename)
-        return None
-    return None
+        return None, REFUSED
+    return None, FAILED
 
 
 class UploadedImages:
-    """Uploads by key, each done once per process (for charts that never change, such as a
-    version's); a failed upload is not kept, so the next caller tries again."""
+    """The bot's one way to upload a chart: every upload counted by how it ended (`observe` tells
+    the metrics too), and uploads by key (`get`) done once per process, for charts that never change
+    such as a version's; a failed upload is not kept, so the next caller tries again."""
 
     def __init__(self) -> None:
         self._images: dict[str, Image] = {}
         self._lock = threading.Lock()
+        self._counts = dict.fromkeys(UPLOAD_OUTCOMES, 0)
+        self._observers: list[Callable[[str], None]] = []
+
+    def observe(self, observer: Callable[[str], None]) -> None:
+        """Also tell `observer(outcome)` how each upload ended."""
+        self._observers.append(observer)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def upload(self, client: WebClient, png: bytes, *, filename: str, title: str, alt: str) -> Image | None:
+        """Upload `png` now (not kept); None when it could not be done."""
+        image, outcome = upload_png(client, png, filename=filename, title=title, alt=alt)
+        with self._lock:
+            self._counts[outcome] += 1
+        for observer in self._observers:
+            observer(outcome)
+        return image
 
     def get(
         self, client: WebClient, key: str, render: Callable[[], bytes], *, filename: str, title: str, alt: str
@@ -85,7 +111,7 @@ class UploadedImages:
             kept = self._images.get(key)
         if kept is not None:
             return kept
-        image = upload_png(client, render(), filename=filename, title=title, alt=alt)
+        image = self.upload(client, render(), filename=filename, title=title, alt=alt)
         if image is not None:
             with self._lock:
                 self._images.setdefault(key, image)

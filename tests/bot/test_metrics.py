@@ -3,6 +3,7 @@ with real signed requests; and one scrape adding up the workers of `lifeboat run
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,10 +19,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk import WebClient
 
+from bot.blocks import survive as survive_blocks
 from bot.local import FakeSlackWebAPI, SlackClientSimulator
 from bot.transport.metrics import process_alive
 from ml.io.runs import FAILED, SUCCEEDED, Acquired
-from tests.support.bot import SECRET, TOKEN, Bot
+from tests.support.bot import SECRET, TOKEN, Bot, buttons
 
 SERIES = (
     "lifeboat_requests",
@@ -31,6 +33,7 @@ SERIES = (
     "lifeboat_answers",
     "lifeboat_web_api_retries",
     "lifeboat_scoring",
+    "lifeboat_uploads",
     "lifeboat_retrain_runs",
     "lifeboat_model_info",  # an info metric: a gauge of 1 in the text format
 )
@@ -92,6 +95,31 @@ def test_a_scrape_has_every_series_and_counts_what_happened(bot: Bot) -> None:
     assert value(samples, "lifeboat_scoring_total", path="local") == 1
     assert value(samples, "lifeboat_requests_in_flight") == 0
     assert value(samples, "lifeboat_model_info", model="TITANIC", version="V1", backend="local") == 1
+
+
+def test_chart_uploads_are_counted_by_how_they_ended(bot: Bot) -> None:
+    answer = bot.reply_to(bot.survive("3rd class man, 30"))
+    chart = buttons(answer.args["blocks"])[survive_blocks.CHART_ACTION]
+
+    def show_chart() -> None:
+        bot.reply_to(
+            bot.sim.block_action(survive_blocks.CHART_ACTION, chart["value"], channel_id="C_GENERAL")
+        )
+
+    show_chart()
+    bot.fake.fail_next("files.completeUploadExternal", "missing_scope")  # Slack says no: not retried
+    show_chart()
+    bot.fake.fail_next("upload", "server_error", status=500, times=3)  # the bytes' POST, every attempt
+    show_chart()
+    _, samples = scrape(bot.url)
+    counts = {
+        o: value(samples, "lifeboat_uploads_total", outcome=o) for o in ("uploaded", "refused", "failed")
+    }
+    assert counts == {"uploaded": 1, "refused": 1, "failed": 1}
+    with urllib.request.urlopen(f"{bot.url}/healthz", timeout=5) as response:
+        assert json.load(response)["uploads"] == {"uploaded": 1, "refused": 1, "failed": 1}
+    # The bytes were POSTed by the first two uploads (the second was refused after), then three tries.
+    assert len(bot.fake.calls("upload")) == 1 + 1 + 3
 
 
 def test_finished_retraining_runs_are_counted_by_outcome(bot: Bot) -> None:
