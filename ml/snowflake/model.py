@@ -14,6 +14,7 @@ No `from __future__ import annotations` here on purpose: snowflake-ml checks the
 method's annotations by identity (`X: pd.DataFrame`), which string annotations would fail.
 """
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from snowflake.ml.model import custom_model
 
 from ml.core.features import Columns, columns_from_frame, invalid_rows
 from ml.core.model import BOOSTER_FILE, EVIDENCE_FILE, MEMBERS_FILE, SPEC_FILE, SurvivalModel
-from ml.io.artifacts import load_model
+from ml.io.artifacts import hash_files, load_model
 from ml.snowflake.contract import DIED, FUNCTION_NAME, INPUT_COLUMNS, NUMERIC_COLUMNS, RECORD_FILE, SURVIVED
 
 BOOSTER_ARTIFACT, SPEC_ARTIFACT, RECORD_ARTIFACT = "booster", "features", "lifeboat"
@@ -70,6 +71,19 @@ def survival_probabilities(model: SurvivalModel, columns: Columns) -> np.ndarray
     return probabilities
 
 
+def verify_files(directory: Path, record_path: Path) -> None:
+    """The files must be the ones the version's record (lifeboat.json) has the checksum of, as the
+    bot checks them before it loads a version: SQL and `mv.run` refuse damaged files too. A record
+    without a checksum (none was written before it existed) checks nothing."""
+    try:
+        record = json.loads(record_path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{RECORD_FILE} of this model version is not JSON: {exc}") from exc
+    expected = record.get("artifact_sha256") if isinstance(record, dict) else None
+    if expected and hash_files(directory) != expected:
+        raise ValueError(f"this model version's files do not match the checksum in its {RECORD_FILE}")
+
+
 class TitanicSurvivalModel(custom_model.CustomModel):
     """`predict_proba(X)` -> output_feature_0 (died), output_feature_1 (survived), like XGBClassifier."""
 
@@ -82,6 +96,8 @@ class TitanicSurvivalModel(custom_model.CustomModel):
         misplaced = [n for n, path in paths.items() if path.parent != directory or path.name != ARTIFACTS[n]]
         if SPEC_ARTIFACT not in paths or misplaced:
             raise ValueError(f"model artifacts must be {', '.join(ARTIFACTS.values())} in one directory")
+        if RECORD_ARTIFACT in paths:
+            verify_files(directory, paths[RECORD_ARTIFACT])
         self.model = load_model(directory)
 
     @custom_model.inference_api

@@ -21,9 +21,9 @@ import pytest
 from ml.core.features import columns_from_frame, columns_from_passengers
 from ml.core.model import ALL_FILES, SurvivalModel
 from ml.core.passenger import Passenger
-from ml.io.artifacts import save_model
+from ml.io.artifacts import hash_files, save_model
 from ml.io.data import load_csv
-from ml.snowflake.contract import DIED, INPUT_COLUMNS, SURVIVED
+from ml.snowflake.contract import DIED, INPUT_COLUMNS, RECORD_FILE, SURVIVED
 from ml.snowflake.model import (
     TitanicSurvivalModel,
     input_frame,
@@ -130,6 +130,31 @@ def test_a_version_saved_without_members_or_evidence_still_loads(tmp_path: Path)
     columns = columns_from_passengers(PASSENGERS)
     out = custom.predict_proba(warehouse_typed(input_frame(columns)))
     np.testing.assert_array_equal(out[SURVIVED].to_numpy(), full.predict_proba(columns))
+
+
+def test_files_that_do_not_match_their_records_checksum_are_refused(model_dir: Path, tmp_path: Path) -> None:
+    """What the registry logs: the files and lifeboat.json with their checksum. A damaged file must
+    fail the model's load in the warehouse (SQL, mv.run), not score with it."""
+    files = tmp_path / "files"
+    files.mkdir()
+    for name in ALL_FILES:
+        if (model_dir / name).is_file():
+            (files / name).write_bytes((model_dir / name).read_bytes())
+    (files / RECORD_FILE).write_text(json.dumps({"artifact_sha256": hash_files(files), "created_by": "t"}))
+    assert "lifeboat" in model_context(files).artifacts
+    TitanicSurvivalModel(model_context(files))  # intact: loads
+
+    spec = json.loads((files / "features.json").read_text())
+    spec["port_mode"] = "Q"  # still a valid spec: only the checksum can tell
+    (files / "features.json").write_text(json.dumps(spec))
+    with pytest.raises(ValueError, match="do not match the checksum"):
+        TitanicSurvivalModel(model_context(files))
+
+    (files / RECORD_FILE).write_text(json.dumps({"created_by": "t"}))  # a record without a checksum
+    TitanicSurvivalModel(model_context(files))
+    (files / RECORD_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match="not JSON"):
+        TitanicSurvivalModel(model_context(files))
 
 
 def test_artifacts_from_different_directories_are_refused(model_dir: Path, tmp_path: Path) -> None:

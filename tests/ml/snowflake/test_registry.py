@@ -474,13 +474,18 @@ def test_healthz_and_the_model_card_show_the_scoring_path(
     from bot.blocks.survive import model_card_blocks
     from bot.transport.delivery import DeliveryStats
     from bot.transport.http import health
+    from bot.transport.uploads import UploadedImages
 
     log(registry)
     store.fail_runs = coded("002003: MODEL TITANIC does not exist or not authorized", 2003)
     scorer = WarehouseScorer(registry)
     scorer.predict(Passenger.create(pclass=1, sex="female"))
     services = SimpleNamespace(
-        registry=registry, model_name="TITANIC", scorer=scorer, delivery=DeliveryStats()
+        registry=registry,
+        model_name="TITANIC",
+        scorer=scorer,
+        delivery=DeliveryStats(),
+        images=UploadedImages(),
     )
     shown = health(services)  # type: ignore[arg-type]
     assert shown["ok"] is True and shown["model_version"] == "V1"
