@@ -4,10 +4,10 @@ Used by the test suite, the benchmarks and the browser playground, so they all e
 HTTP, signing and Bolt code paths as production instead of mocks.
 """
 
-from bot.local.serve import serve_asgi_in_thread
 from bot.local.signing import sign, signature
 from bot.local.simulator import FRESH, Response, SlackClientSimulator
 from bot.local.webapi import Call, FakeSlackWebAPI, SlackError
+from bot.transport.threaded import serve_asgi_in_thread
 
 __all__ = [
     "FRESH",

@@ -138,16 +138,9 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
         request_done(services, body, response.status_code, started, request_id)
         return response
 
-    async def healthz(_request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(health, services))
-
-    async def metrics(_request: Request) -> Response:
-        return Response(await run_in_threadpool(scrape, services), media_type=METRICS_CONTENT_TYPE)
-
     routes: list[BaseRoute] = [
         Route(EVENTS_PATH, slack_events, methods=["POST"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        *ops_routes(services),
         *extra_routes,
     ]
 
@@ -162,6 +155,24 @@ def build_asgi(bolt_app: App, services: Services, extra_routes: Sequence[BaseRou
             services.stop_background()
 
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+def ops_routes(services: Services) -> list[BaseRoute]:
+    """`GET /healthz` (liveness and what is served) and `GET /metrics` (a Prometheus scrape)."""
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(health, services))
+
+    async def metrics(_request: Request) -> Response:
+        return Response(await run_in_threadpool(scrape, services), media_type=METRICS_CONTENT_TYPE)
+
+    return [Route("/healthz", healthz, methods=["GET"]), Route("/metrics", metrics, methods=["GET"])]
+
+
+def build_ops_asgi(services: Services) -> Starlette:
+    """Only `/healthz` and `/metrics`: what Socket Mode serves beside its socket (Slack's requests
+    arrive on the socket, so there is no `/slack/events` to attack)."""
+    return Starlette(routes=ops_routes(services))
 
 
 def create_asgi() -> Starlette:

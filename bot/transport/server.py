@@ -42,15 +42,39 @@ def run(
     services.ensure_model(say)
     app = build_app(services)
     if bot_settings.socket_mode and not http:
-        return run_socket_mode(app, services, bot_settings.app_token, say)
+        return run_socket_mode(app, services, bot_settings.app_token, say, ops_port=port)
     return run_http(app, services, port=port, workers=workers, say=say)
 
 
-def run_socket_mode(app: App, services: Services, app_token: str, say: Say) -> int:
+def run_socket_mode(app: App, services: Services, app_token: str, say: Say, *, ops_port: int) -> int:
     say("Connecting to Slack in Socket Mode…")
     services.start_background(app.client)  # HTTP mode starts it with the server (bot.transport.http)
-    socket_mode_handler(app, services, app_token).start()
+    with ops_server(services, ops_port, say):
+        socket_mode_handler(app, services, app_token).start()
     return 0
+
+
+@contextmanager
+def ops_server(services: Services, port: int, say: Say, host: str = "0.0.0.0") -> Iterator[str | None]:
+    """`/healthz` and `/metrics` on `port` while the block runs, so a Socket Mode bot can be probed
+    and scraped like an HTTP one; its URL, or None when the port is taken (the bot runs without)."""
+    from bot.transport.http import build_ops_asgi
+    from bot.transport.threaded import serve_asgi_in_thread
+
+    try:
+        server = serve_asgi_in_thread(build_ops_asgi(services), host=host, port=port)
+        url = server.__enter__()
+    except OSError as exc:
+        say(
+            f"Health and metrics are not served: port {port} is not free ({exc.strerror}); set PORT or --port."
+        )
+        yield None
+        return
+    say(f"Health: {url}/healthz · metrics: {url}/metrics (keep them internal)")
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
 
 
 def socket_mode_handler(app: App, services: Services, app_token: str) -> Any:

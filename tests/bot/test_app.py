@@ -350,6 +350,7 @@ def test_healthz_reports_the_model_served(bot: Bot) -> None:
         "model": "TITANIC",
         "model_version": "V1",
         "deliveries": deliveries,
+        "uploads": {"uploaded": 0, "refused": 0, "failed": 0},
         "scoring": {"configured": "local", "path": "local", "fallbacks": 0},
     }
     bot.reply_to(bot.survive("3rd class man, 30"))

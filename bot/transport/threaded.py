@@ -1,7 +1,8 @@
-"""Serve an ASGI app with uvicorn in a background thread, on a free local port.
+"""Serve an ASGI app with uvicorn in a background thread.
 
-Tests, benchmarks and the playground all need "the app, listening, right now" without a subprocess.
-The socket is bound before uvicorn starts so port 0 yields a known port and there is no race.
+Socket Mode's `/healthz` and `/metrics` beside the socket, and the tests, benchmarks and playground
+("the app, listening, right now" without a subprocess). The socket is bound before uvicorn starts, so
+port 0 yields a known port and there is no race.
 """
 
 from __future__ import annotations
