@@ -52,9 +52,9 @@ FEW_LIKE_YOU = 30
 
 
 class InvalidRowsError(ValueError):
-    """Rows of a batch that cannot be scored; the message names the first few."""
+    """Rows that cannot be scored (or learnt from); the message names the first few."""
 
-    def __init__(self, problems: Sequence[tuple[int, str]]) -> None:
+    def __init__(self, problems: Sequence[tuple[int, str]], purpose: str = "scored") -> None:
         self.problems = list(problems)
         by_row: dict[int, list[str]] = {}
         for row, why in self.problems:  # a row can fail several checks: it is still one row
@@ -64,7 +64,7 @@ class InvalidRowsError(ValueError):
             f"row {row + 1}: {', '.join(why.rstrip('.') for why in by_row[row])}" for row in rows[:5]
         )
         more = f" (and {len(rows) - 5} more)" if len(rows) > 5 else ""
-        super().__init__(f"{len(rows)} row(s) cannot be scored: {shown}{more}")
+        super().__init__(f"{len(rows)} row(s) cannot be {purpose}: {shown}{more}")
 
 
 @dataclass(frozen=True, slots=True)

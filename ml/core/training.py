@@ -32,12 +32,12 @@ from sklearn.model_selection import StratifiedKFold
 from ml.core.boosters import Document, booster_from, document, pack_members, with_first_tree
 from ml.core.evaluation import REFERENCE, FitPredict, NestedCV, nested_cv, summarise, table_fit_predict
 from ml.core.evidence import CV_PROBABILITY, EvidenceTable
-from ml.core.features import Columns, FeatureSpec, columns_from_frame, subset
+from ml.core.features import Columns, FeatureSpec, columns_from_frame, invalid_rows, subset
 from ml.core.interval import KINDS, Uncertainty, kinds
 from ml.core.metrics import evaluate, reliability_bins
-from ml.core.model import SurvivalModel
+from ml.core.model import InvalidRowsError, SurvivalModel
 from ml.core.prior import Table, matrix_cells, table_tree
-from ml.core.table import TARGET, fingerprint
+from ml.core.table import TARGET, DataError, fingerprint
 
 Progress = Callable[[str], None]
 
@@ -352,6 +352,26 @@ def _holdout(
     )
 
 
+# Nested CV (5 outer × 5 inner stratified folds) and a 20% holdout need this much to mean anything.
+MIN_TRAINING_ROWS = 100
+MIN_EACH_OUTCOME = 20
+
+
+def check_training_rows(columns: Columns, y: np.ndarray) -> None:
+    """Refuse what a model must not learn from: rows nobody could have been (a 7th class, an age of
+    300, a sex that is neither), as scoring refuses them, or too few passengers to evaluate."""
+    problems = invalid_rows(columns)
+    if problems:
+        raise InvalidRowsError(problems, purpose="used for training")
+    survived = int(y.sum())
+    died = len(y) - survived
+    if len(y) < MIN_TRAINING_ROWS or min(survived, died) < MIN_EACH_OUTCOME:
+        raise DataError(
+            f"too few passengers to train and evaluate a model: {len(y)} ({survived} survived, {died} died);"
+            f" at least {MIN_TRAINING_ROWS}, with {MIN_EACH_OUTCOME} of each outcome"
+        )
+
+
 def train(frame: Any, config: TrainConfig | None = None, progress: Progress | None = None) -> TrainingResult:
     """Nested CV, the holdout twin, then the served model fitted on every row (with its members and
     the evidence table of the rows it learnt from)."""
@@ -360,6 +380,7 @@ def train(frame: Any, config: TrainConfig | None = None, progress: Progress | No
     started = time.perf_counter()
     columns = columns_from_frame(frame)
     y = frame[TARGET].to_numpy(dtype=int)
+    check_training_rows(columns, y)
     held = holdout_mask(frame, config.holdout_buckets)
 
     report(STEPS[0])

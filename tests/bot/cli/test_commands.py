@@ -527,3 +527,17 @@ def test_run_when_slack_cannot_be_reached_says_where_and_what_to_check(
     assert last.startswith(f"lifeboat: error: could not reach Slack at http://127.0.0.1:{port}/api/")
     assert "auth.test" in last and "refused" in last.lower()
     assert "never-printed" not in err
+
+
+def test_train_on_a_file_with_impossible_rows_says_which_and_registers_nothing(
+    home: Path, registry: LocalRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.read_csv(shipped_data_path())
+    frame.loc[frame.index[:3], "pclass"] = 7  # e.g. a file where 7 meant "unknown"
+    path = tmp_path / "bad.csv"
+    frame.to_csv(path, index=False)
+    before = [v.version for v in registry.list_versions()]
+    code, _, err = run(capsys, "train", "--data", str(path))
+    assert code == 1
+    assert one_line_error(err).startswith("3 row(s) cannot be used for training: row 1: Class must be")
+    assert [v.version for v in registry.list_versions()] == before

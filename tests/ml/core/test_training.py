@@ -13,8 +13,9 @@ import xgboost as xgb
 from ml.core.evaluation import REFERENCE, TABLE_KEYS, nested_cv, summarise, table_probabilities
 from ml.core.features import FeatureSpec, columns_from_frame, columns_from_passengers, subset
 from ml.core.metrics import METRIC_NAMES, evaluate
+from ml.core.model import InvalidRowsError
 from ml.core.passenger import Passenger
-from ml.core.table import fingerprint
+from ml.core.table import DataError, fingerprint
 from ml.core.training import (
     STEPS,
     TrainConfig,
@@ -266,3 +267,31 @@ def test_the_family_cap_keeps_one_classs_families_from_another(fast: TrainingRes
         return float(fast.model.predict_proba(columns_from_passengers([boy]))[0])
 
     assert chance(2) > 0.6 and chance(3) < 0.2
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "why"),
+    [
+        ("pclass", 7, "Class must be 1st, 2nd or 3rd"),
+        ("age", 300, "age"),
+        ("sex", "walrus", "sex"),
+        ("sibsp", 40, "siblings"),
+    ],
+)
+def test_rows_nobody_could_have_been_are_refused_before_anything_is_learnt(
+    frame: pd.DataFrame, column: str, value: object, why: str
+) -> None:
+    bad = frame.copy()
+    bad[column] = bad[column].astype(object)
+    bad.loc[[3, 10], column] = value
+    with pytest.raises(InvalidRowsError, match=r"2 row\(s\) cannot be used for training: row 4: ") as refused:
+        train(bad, FAST_CONFIG)
+    assert why.lower() in str(refused.value).lower() and "row 11" in str(refused.value)
+
+
+def test_too_few_passengers_or_outcomes_to_evaluate_are_refused(frame: pd.DataFrame) -> None:
+    with pytest.raises(DataError, match=r"too few passengers .*: 60 \("):
+        train(frame.head(60), FAST_CONFIG)
+    one_sided = pd.concat([frame[frame.survived == 0].head(300), frame[frame.survived == 1].head(10)])
+    with pytest.raises(DataError, match=r"10 survived, 300 died"):
+        train(one_sided, FAST_CONFIG)
