@@ -150,7 +150,8 @@ class PassengerError(ValueError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors: dict[str, str] = dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+        # "Please give the class. Please give the sex.": each message is a sentence of its own.
+        super().__init__(" ".join(self.errors.values()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -242,7 +242,7 @@ def test_coercion_and_range_errors_are_reported_together() -> None:
 def test_error_message_joins_the_field_messages() -> None:
     with pytest.raises(PassengerError) as caught:
         Passenger.create(pclass=9, age=-1)
-    assert str(caught.value) == "Class must be 1st, 2nd or 3rd.; Age must be between 0 and 100 (got -1)."
+    assert str(caught.value) == "Class must be 1st, 2nd or 3rd. Age must be between 0 and 100 (got -1)."
     assert isinstance(caught.value, ValueError)
 
 
