@@ -80,6 +80,12 @@ class Reason:
         return self.logit > 0
 
 
+def shown_percent(probability: float) -> int:
+    """A probability as a person reads it: a whole percent from 1 to 99. 99.6% rounds to 99, not
+    100: 891 records cannot make anyone's fate certain (the JSON keeps the exact figure)."""
+    return min(max(round(probability * 100), 1), 99)
+
+
 @dataclass(frozen=True, slots=True)
 class Likely:
     """The likely (about 80%) range of the probability, and how many like the asker it rests on."""
@@ -95,8 +101,8 @@ class Likely:
 
     @property
     def text(self) -> str:
-        """'48–74%'"""
-        return f"{round(self.low * 100)}–{round(self.high * 100)}%"
+        """'48–74%', within 1–99% (see `shown_percent`)."""
+        return f"{shown_percent(self.low)}–{shown_percent(self.high)}%"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,7 +128,7 @@ class Prediction:
 
     @property
     def percent(self) -> int:
-        return round(self.probability * 100)
+        return shown_percent(self.probability)
 
     @property
     def headline(self) -> str:

@@ -267,7 +267,7 @@ class Passenger:
         if self.embarked is not None:
             tail.append(f"from {PORTS.get(self.embarked, self.embarked)}")
         if self.fare is not None:
-            tail.append(f"fare £{_fmt(self.fare)}")
+            tail.append(f"fare £{_money(self.fare)}")
         return ", ".join([head, *tail])
 
     def _who(self) -> list[str]:
@@ -296,6 +296,11 @@ def _is_blank(value: object) -> bool:
 
 def _fmt(number: float) -> str:
     return f"{number:g}"
+
+
+def _money(amount: float) -> str:
+    """'72', '7.25', '67.52' (an imputed fare is 67.5208...; the records have pence to 4 places)."""
+    return f"{amount:.2f}".removesuffix(".00")
 
 
 def _to_number(value: object, what: str) -> float:

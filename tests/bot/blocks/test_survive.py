@@ -102,12 +102,12 @@ def test_prediction_blocks_show_probability_verdict_reasons_assumptions_and_vers
     assert_slack_shaped(message)
     headline = message[0]["text"]["text"]
     assert headline == (
-        ":large_green_circle: *93% (likely 86–100%) chance of survival.* You would very likely have survived."
+        ":large_green_circle: *93% (likely 86–99%) chance of survival.* You would very likely have survived."
     )
     assert "1st class female (Mrs), age 29, 1 sibling/spouse" in text_of(message[1])
     assert (
         survive_blocks.answer_text(prediction())
-        == "93% (likely 86–100%) chance of survival. You would very likely have survived."
+        == "93% (likely 86–99%) chance of survival. You would very likely have survived."
     )
 
     why = next(b["text"]["text"] for b in message if b["type"] == "section" and "*Why*" in b["text"]["text"])

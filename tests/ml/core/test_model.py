@@ -20,7 +20,7 @@ from ml.core.features import (
     columns_from_passengers,
     reason_columns,
 )
-from ml.core.model import InvalidRowsError, Likely, Prediction, Reason, SurvivalModel
+from ml.core.model import InvalidRowsError, Likely, Prediction, Reason, SurvivalModel, shown_percent
 from ml.core.parser import parse
 from ml.core.passenger import Passenger, PassengerError
 from ml.core.treeshap import TreeExplainer
@@ -470,3 +470,11 @@ def test_women_in_first_class_fare_better_than_men_in_third(model: SurvivalModel
     girl = model.explain(Passenger.create(pclass=1, sex="female", age=8))
     assert girl.likely is not None and girl.likely.few_like_you and girl.likely.like_you == 1
     assert girl.likely.high - girl.likely.low > 0.5
+
+
+@pytest.mark.parametrize(
+    ("probability", "shown"), [(0.996, 99), (0.994, 99), (0.5, 50), (0.004, 1), (0.0, 1), (1.0, 99)]
+)
+def test_an_answer_is_never_shown_as_certain(probability: float, shown: int) -> None:
+    assert shown_percent(probability) == shown
+    assert Likely(probability, probability, 100, "kind").text == f"{shown}–{shown}%"

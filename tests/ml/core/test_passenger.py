@@ -354,3 +354,8 @@ def test_normalizers_return_none_for_unknown_values() -> None:
     assert normalize_title(None) is None and normalize_title("Sir") == "Rare"
     assert normalize_port(None) is None and normalize_port("Belfast") is None
     assert normalize_sex(None) is None and normalize_sex("other") is None
+
+
+def test_a_described_fare_is_shown_in_pounds_and_pence() -> None:
+    assert Passenger.create(pclass=1, sex="female", fare=67.52083).describe().endswith("fare £67.52")
+    assert Passenger.create(pclass=3, sex="male", fare=72).describe().endswith("fare £72")
