@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -61,20 +61,18 @@ def ops_server(services: Services, port: int, say: Say, host: str = "0.0.0.0") -
     from bot.transport.http import build_ops_asgi
     from bot.transport.threaded import serve_asgi_in_thread
 
-    try:
-        server = serve_asgi_in_thread(build_ops_asgi(services), host=host, port=port)
-        url = server.__enter__()
-    except OSError as exc:
-        say(
-            f"Health and metrics are not served: port {port} is not free ({exc.strerror}); set PORT or --port."
-        )
-        yield None
-        return
-    say(f"Health: {url}/healthz · metrics: {url}/metrics (keep them internal)")
-    try:
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(serve_asgi_in_thread(build_ops_asgi(services), host=host, port=port))
+        except OSError as exc:
+            say(
+                f"Health and metrics are not served: port {port} is not free ({exc.strerror});"
+                " set PORT or --port."
+            )
+            yield None
+            return
+        say(f"Health: {url}/healthz · metrics: {url}/metrics (keep them internal)")
         yield url
-    finally:
-        server.__exit__(None, None, None)
 
 
 def socket_mode_handler(app: App, services: Services, app_token: str) -> Any:
