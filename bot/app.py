@@ -10,7 +10,9 @@ from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.context import BoltContext
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import pictures
 from bot.blocks.kit import Block, image
@@ -28,8 +30,8 @@ from ml.io.runs import Run
 log = logging.getLogger("lifeboat.bot")
 
 
-class SlackUnreachable(RuntimeError):
-    """Slack's Web API could not be reached when the bot started."""
+class SlackStartupError(RuntimeError):
+    """Slack's Web API could not be reached, or refused the bot's token, when the bot started."""
 
 
 def build_client(services: Services, policy: RetryPolicy | None = None) -> WebClient:
@@ -57,9 +59,17 @@ def build_app(
             ),
             request_verification_enabled=not settings.socket_mode or bool(settings.signing_secret),
         )
+    except BoltError as exc:  # auth.test answered, and not ok: Bolt says "`token` is invalid (...)"
+        refused = exc.__context__
+        if not isinstance(refused, SlackApiError):
+            raise
+        raise SlackStartupError(
+            f"Slack refused the bot token ({refused.response.get('error')}): check SLACK_BOT_TOKEN (it"
+            " starts with xoxb-; reinstalling the app to the workspace gives a new one)."
+        ) from exc
     except OSError as exc:  # urllib's URLError: Slack cannot be reached at all
         reason = getattr(exc, "reason", exc)
-        raise SlackUnreachable(
+        raise SlackStartupError(
             f"could not reach Slack at {settings.api_url} to check the bot"
             f" token (auth.test): {reason}. Check the network (and SLACK_API_URL if you set it); the bot"
             " starts once Slack answers."

@@ -541,3 +541,22 @@ def test_train_on_a_file_with_impossible_rows_says_which_and_registers_nothing(
     assert code == 1
     assert one_line_error(err).startswith("3 row(s) cannot be used for training: row 1: Class must be")
     assert [v.version for v in registry.list_versions()] == before
+
+
+def test_run_with_a_token_slack_refuses_says_which_setting_to_fix(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.local import FakeSlackWebAPI
+
+    with FakeSlackWebAPI(token="xoxb-the-right-one") as fake:
+        monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-a-revoked-one")
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", "never-printed")
+        monkeypatch.setenv("SLACK_API_URL", fake.base_url)
+        assert main(["run", "--http", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(
+        "lifeboat: error: Slack refused the bot token (invalid_auth): check SLACK_BOT_TOKEN"
+    )
+    assert "xoxb-a-revoked-one" not in err and "never-printed" not in err
