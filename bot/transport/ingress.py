@@ -117,12 +117,16 @@ def verify_signature(
     if not _TIMESTAMP.fullmatch(timestamp):
         raise Refusal(401, "timestamp is not an integer")
     if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
-        raise Refusal(401, "timestamp more than 5 minutes from now")
+        raise Refusal(
+            401, "timestamp more than 5 minutes from now (if Slack's own requests get this, check this clock)"
+        )
     if not _SIGNATURE.fullmatch(signature):
         raise Refusal(401, "signature is not v0=<hex>")
     # Both sides ASCII by now: compare_digest runs in constant time on them.
     if not hmac.compare_digest(expected_signature(secret, timestamp, body), signature):
-        raise Refusal(401, "signature mismatch")
+        raise Refusal(
+            401, "signature mismatch (if Slack's own requests get this, check SLACK_SIGNING_SECRET)"
+        )
 
 
 def verify_request(secret: str, headers: Any, body: bytes, now: float) -> None:
