@@ -6,8 +6,10 @@ import argparse
 import json
 
 from bot.cli.common import EXIT_ERROR, Subparsers, add_command, backend
+from bot.doctor import SlackChecks
+from bot.settings import BotSettings
 from ml.config import MLSettings
-from ml.io.doctor import FAIL, OK, CheckResult
+from ml.io.doctor import FAIL, OK, CheckResult, run_checks
 
 MARKS = {OK: "[ok]  ", FAIL: "[FAIL]", "skip": "[skip]"}
 
@@ -36,8 +38,10 @@ def cmd_doctor(args: argparse.Namespace, settings: MLSettings) -> int:
         print(
             f"lifeboat doctor: {settings.backend} backend ({where}), model {settings.model_name}", flush=True
         )
+    report = None if args.json else show
     with backend(settings) as opened:
-        results = opened.doctor(None if args.json else show)
+        results = opened.doctor(report)
+    results += run_checks(SlackChecks(BotSettings.from_env()).checks(), report)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -252,6 +252,8 @@ class FakeSlackWebAPI:
         self,
         *,
         token: str | None = "xoxb-test",
+        app_token: str | None = None,
+        scopes: str = DEFAULT_SCOPES,
         users: Mapping[str, Mapping[str, Any]] | None = None,
         channels: Mapping[str, str] | None = None,
         fail_channels: Mapping[str, str] | None = None,
@@ -267,13 +269,17 @@ class FakeSlackWebAPI:
         latency: float = 0.0,
         close_connections: bool = False,
     ) -> None:
-        """``token``: the only accepted token (``None`` accepts any non-empty one). ``fail_channels``:
+        """``token``: the only accepted token (``None`` accepts any non-empty one). ``app_token``: the
+        app-level token ``apps.connections.open`` accepts (Socket Mode; ``None``: that call fails).
+        ``scopes``: what ``x-oauth-scopes`` says the bot token has. ``fail_channels``:
         channel id -> error for chat.* and conversations.info (e.g. ``not_in_channel``). ``trigger_ttl``:
         seconds a trigger id issued by ``issue_trigger_id()`` stays valid (Slack: ~3 s; ``None`` = no
         expiry). ``latency``: seconds added to every Web API answer (benchmarks). ``close_connections``:
         answer every request with ``Connection: close``, so clients open a new connection each time
         (an ``outage()`` then refuses them, as a Slack that is down would)."""
         self.token = token
+        self.app_token = app_token
+        self.scopes = scopes
         self.users: dict[str, JsonDict] = {
             uid: dict(info) for uid, info in (DEFAULT_USERS if users is None else users).items()
         }
@@ -311,6 +317,7 @@ class FakeSlackWebAPI:
         self._methods: dict[str, Callable[[JsonDict], JsonDict]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -608,7 +615,7 @@ class FakeSlackWebAPI:
         now = time.time()
         if self.latency > 0:
             time.sleep(self.latency)
-        extra_headers = {"x-oauth-scopes": DEFAULT_SCOPES}
+        extra_headers = {"x-oauth-scopes": self.scopes}
         try:
             args = _parse_args(query, body, headers.get("Content-Type", ""))
             token, parse_error = _token(args, headers), None
@@ -642,6 +649,10 @@ class FakeSlackWebAPI:
             return
         if not token:
             raise SlackError("not_authed")
+        if method == "apps.connections.open":  # the app-level token (xapp-), not the bot's
+            if self.app_token is None or token != self.app_token:
+                raise SlackError("invalid_auth")
+            return
         if self.token is not None and token != self.token:
             raise SlackError("invalid_auth")
 
@@ -851,6 +862,10 @@ class FakeSlackWebAPI:
 
     def _api_test(self, args: JsonDict) -> JsonDict:
         return {"args": args} if args else {}
+
+    def _apps_connections_open(self, _args: JsonDict) -> JsonDict:
+        """Socket Mode's WebSocket URL (nothing listens there: enough to check an app token)."""
+        return {"url": "wss://wss-primary.slack.invalid/link/?ticket=lifeboat-fake"}
 
     def _auth_test(self, _args: JsonDict) -> JsonDict:
         return {

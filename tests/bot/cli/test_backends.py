@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from snowflake.snowpark import Session
 
 import bot.cli.common
 from bot.cli import main
+from bot.local import FakeSlackWebAPI
 from ml.backend import Backend
 from ml.snowflake.registry import SnowflakeRegistry
 from tests.support.contracts import Contracts, contracts  # noqa: F401 - the fixture
@@ -81,7 +83,8 @@ def test_doctor_on_a_ready_local_home(home: Path, capsys: pytest.CaptureFixture[
     assert lines[0].startswith("lifeboat doctor: local backend")
     assert "[ok]   default version loads, checksum verified: V1 loaded" in out
     assert "[ok]   a passenger scores: 1st class female" in out and "local scoring" in out
-    assert lines[-1] == "All 6 checks passed."
+    assert "[ok]   Slack: no Slack credentials: `lifeboat run` opens the local playground" in out
+    assert lines[-1] == "All 7 checks passed."
 
 
 def test_doctor_on_an_empty_home_says_what_to_run_and_creates_nothing(
@@ -92,7 +95,7 @@ def test_doctor_on_an_empty_home_says_what_to_run_and_creates_nothing(
     assert "[FAIL] LIFEBOAT_HOME: no registry in" in out and "       fix: run `lifeboat train`" in out
     assert "[skip] registry opens (needs: LIFEBOAT_HOME)" in out
     assert "[ok]   passenger data loads: 891 passengers" in out
-    assert out.splitlines()[-1] == "1 of 6 checks failed, 4 skipped (they need a failed one)."
+    assert out.splitlines()[-1] == "1 of 7 checks failed, 4 skipped (they need a failed one)."
     assert not empty_home.exists()
 
 
@@ -143,3 +146,54 @@ def test_doctor_on_a_ready_snowflake_account(
     assert "[ok]   score it by SQL:" in out and "[ok]   training procedure: created and called" in out
     assert out.splitlines()[-1].startswith("All ") and "[FAIL]" not in out
     assert list(account.models) == ["TITANIC"]  # the throwaway model was dropped
+
+
+# -- lifeboat doctor's Slack checks, against the fake Web API ------------------------------------------------------------------
+BOT_TOKEN, APP_TOKEN = "xoxb-doctor-bot", "xapp-1-doctor-app"
+
+
+def slack_env(monkeypatch: pytest.MonkeyPatch, fake: Any, **env: str) -> None:
+    monkeypatch.setenv("SLACK_API_URL", fake.base_url)
+    for name, value in {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN, **env}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_doctor_checks_the_slack_tokens_and_scopes(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeSlackWebAPI(token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        slack_env(monkeypatch, fake)
+        code, out, _ = run(capsys, "doctor")
+    assert code == 0, out
+    assert "[ok]   Slack settings: Socket Mode" in out
+    assert "[ok]   Slack bot token: workspace Lifeboat, bot user @lifeboat" in out
+    assert "[ok]   Slack bot scopes: commands, chat:write, im:write, files:write" in out
+    assert "[ok]   Slack app token: Socket Mode can connect" in out
+    assert BOT_TOKEN not in out and APP_TOKEN not in out
+
+
+def test_doctor_says_which_slack_setting_to_fix(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeSlackWebAPI(token="xoxb-another", app_token="xapp-another") as fake:
+        slack_env(monkeypatch, fake)
+        code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    assert (
+        "[FAIL] Slack bot token: Slack refused it (invalid_auth)" in out
+        and "fix: check SLACK_BOT_TOKEN" in out
+    )
+    assert "[skip] Slack bot scopes (needs: Slack bot token)" in out
+    assert "[FAIL] Slack app token: Slack refused it (invalid_auth)" in out and "SLACK_APP_TOKEN" in out
+
+    with FakeSlackWebAPI(token=BOT_TOKEN, app_token=APP_TOKEN, scopes="commands,chat:write") as fake:
+        slack_env(monkeypatch, fake, LIFEBOAT_ADMINS_INCLUDE_WORKSPACE_ADMINS="true")
+        code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    assert "[FAIL] Slack bot scopes: the bot token lacks im:write, files:write, users:read" in out
+    assert "fix: add them under OAuth & Permissions (manifest.yml lists them), then reinstall the app" in out
+
+    monkeypatch.delenv("SLACK_APP_TOKEN")  # HTTP mode then, which needs the signing secret
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1 and "[FAIL] Slack settings: missing SLACK_SIGNING_SECRET" in out
