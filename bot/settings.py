@@ -16,6 +16,9 @@ class BotSettings:
     app_token: str = ""  # xapp-...: Socket Mode
     api_url: str = SLACK_API_URL_DEFAULT
     port: int = 3000
+    # Where Socket Mode serves /healthz and /metrics: this machine only, unless told (a container's
+    # probes and scrapes need 0.0.0.0). HTTP mode listens on every interface, as Slack must reach it.
+    ops_host: str = "127.0.0.1"
     admins: frozenset[str] = field(default_factory=frozenset)
     admins_include_workspace_admins: bool = False
 
@@ -34,6 +37,7 @@ class BotSettings:
             app_token=env("SLACK_APP_TOKEN"),
             api_url=api_url,
             port=int(port_text),
+            ops_host=env("LIFEBOAT_OPS_HOST") or "127.0.0.1",
             admins=frozenset(a.strip() for a in env("LIFEBOAT_ADMINS").split(",") if a.strip()),
             admins_include_workspace_admins=env_bool("LIFEBOAT_ADMINS_INCLUDE_WORKSPACE_ADMINS"),
         )

@@ -42,20 +42,22 @@ def run(
     services.ensure_model(say)
     app = build_app(services)
     if bot_settings.socket_mode and not http:
-        return run_socket_mode(app, services, bot_settings.app_token, say, ops_port=port)
+        return run_socket_mode(app, services, bot_settings.app_token, say, ops=(bot_settings.ops_host, port))
     return run_http(app, services, port=port, workers=workers, say=say)
 
 
-def run_socket_mode(app: App, services: Services, app_token: str, say: Say, *, ops_port: int) -> int:
+def run_socket_mode(app: App, services: Services, app_token: str, say: Say, *, ops: tuple[str, int]) -> int:
+    """Slack's requests over the socket; `/healthz` and `/metrics` on `ops` (host, port) meanwhile."""
     say("Connecting to Slack in Socket Mode…")
     services.start_background(app.client)  # HTTP mode starts it with the server (bot.transport.http)
-    with ops_server(services, ops_port, say):
+    host, port = ops
+    with ops_server(services, port, say, host=host):
         socket_mode_handler(app, services, app_token).start()
     return 0
 
 
 @contextmanager
-def ops_server(services: Services, port: int, say: Say, host: str = "0.0.0.0") -> Iterator[str | None]:
+def ops_server(services: Services, port: int, say: Say, host: str = "127.0.0.1") -> Iterator[str | None]:
     """`/healthz` and `/metrics` on `port` while the block runs, so a Socket Mode bot can be probed
     and scraped like an HTTP one; its URL, or None when the port is taken (the bot runs without)."""
     from bot.transport.http import build_ops_asgi

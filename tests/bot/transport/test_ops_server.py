@@ -64,3 +64,11 @@ def test_a_port_already_taken_costs_health_and_metrics_not_the_bot(services: Ser
         with ops_server(services, port, said.append, host="127.0.0.1") as url:
             assert url is None
         assert len(said) == 1 and f"port {port} is not free" in said[0] and "PORT" in said[0]
+
+
+def test_socket_modes_health_and_metrics_stay_on_this_machine_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert BotSettings.from_env().ops_host == "127.0.0.1"
+    monkeypatch.setenv("LIFEBOAT_OPS_HOST", "0.0.0.0")  # a container: probes and scrapes come from outside
+    assert BotSettings.from_env().ops_host == "0.0.0.0"
