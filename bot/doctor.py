@@ -12,7 +12,7 @@ from bot.settings import BotSettings
 from ml.io.doctor import Check, CheckFailed
 
 # What manifest.yml asks for; users:read only when workspace admins count as lifeboat admins.
-REQUIRED_SCOPES = ("commands", "chat:write", "im:write", "files:write")
+REQUIRED_SCOPES = ("commands", "chat:write", "im:write", "files:write", "app_mentions:read", "im:history")
 SETTINGS, BOT_TOKEN, SCOPES, APP_TOKEN = (
     "Slack settings",
     "Slack bot token",

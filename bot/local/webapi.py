@@ -44,7 +44,7 @@ JsonDict = dict[str, Any]
 _JSON_ARGS = frozenset({"blocks", "attachments", "view", "metadata", "files"})
 
 #: Scopes reported in ``x-oauth-scopes`` (Bolt reads them from the ``auth.test`` response headers).
-DEFAULT_SCOPES = "commands,chat:write,users:read,im:write,files:write"
+DEFAULT_SCOPES = "commands,chat:write,users:read,im:write,files:write,app_mentions:read,im:history"
 
 DEFAULT_USERS: dict[str, JsonDict] = {
     "U_ALICE": {"name": "alice", "real_name": "Alice Liddell"},
@@ -466,6 +466,15 @@ class FakeSlackWebAPI:
             self._used_triggers.clear()
             self._response_urls.clear()
             self._files.clear()
+
+    def post_as_user(self, channel: str, user: str, text: str) -> str:
+        """A person's own message in `channel` (a user id: their DM with the bot), as Slack would store
+        it before sending the bot its event; returns its ts."""
+        with self._lock:
+            channel = self._dm_id(channel) if _is_user_id(channel) else channel
+            message: JsonDict = {"type": "message", "ts": self._next_ts(), "user": user, "text": text}
+            self._messages.setdefault(channel, []).append(message)
+            return str(message["ts"])
 
     def messages(self, channel: str) -> list[JsonDict]:
         """Current (non-ephemeral) messages in a channel, oldest first (copies)."""

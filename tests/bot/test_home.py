@@ -249,6 +249,11 @@ def test_the_manifest_declares_what_the_new_surfaces_need() -> None:
 
     manifest = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
     assert "files:write" in manifest["oauth_config"]["scopes"]["bot"]
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+    ]
+    assert {"app_mentions:read", "im:history"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["features"]["app_home"]["messages_tab_enabled"] is True  # answers by DM, as before

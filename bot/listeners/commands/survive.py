@@ -3,6 +3,7 @@ to free text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from logging import Logger
 from typing import Any
 
@@ -29,6 +30,10 @@ HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
 MODEL_WORDS = frozenset({"model", "version", "model card", "card"})
 
 
+# How a reply leaves: Bolt's ack() and respond() for /survive, a thread's for a mention or a DM.
+Send = Callable[..., Any]
+
+
 def survive_command(
     ack: Ack,
     command: dict[str, Any],
@@ -37,14 +42,20 @@ def survive_command(
     context: BoltContext,
     logger: Logger,
 ) -> None:
-    services = Services.of(context)
     text = (command.get("text") or "").strip()
-    keyword = text.lower()
     if not text:
         ack()  # the trigger id lives ~3 s: open the form before anything slow
         view = survive_form.survive_modal(command["channel_id"])
         open_view(client, command["trigger_id"], view, logger, context.get(REQUEST_ID))
         return
+    answer(Services.of(context), text, command["user_id"], client, ack, respond)
+
+
+def answer(services: Services, text: str, user: str, client: WebClient, ack: Send, respond: Send) -> None:
+    """What /survive TEXT answers (a mention or a DM with TEXT too): help, the model card, passenger
+    statistics, a passenger by name, or a description. `ack(...)` with a body answers at once;
+    `respond(...)` answers after slower work."""
+    keyword = text.lower()
     if keyword in HELP_WORDS:
         ack(text="How to use /survive", blocks=survive_blocks.help_blocks())
         return
@@ -60,10 +71,10 @@ def survive_command(
         ack()  # counting may be a warehouse query, the chart an upload: answer on the response URL
         respond_with_pictures(respond, stats_reply(services, question.by, client))
         return
-    answer_text(services, text, command["user_id"], ack, respond)
+    answer_text(services, text, user, ack, respond)
 
 
-def answer_text(services: Services, text: str, user: str, ack: Ack, respond: Respond) -> None:
+def answer_text(services: Services, text: str, user: str, ack: Send, respond: Send) -> None:
     """A passenger by name, or a description: answered, refused, or helped along."""
     parsed = parse(text)  # once: both the name rule and the description need it
     name = asks_for_name(services, text, parsed)

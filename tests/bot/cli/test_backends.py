@@ -167,7 +167,10 @@ def test_doctor_checks_the_slack_tokens_and_scopes(
     assert code == 0, out
     assert "[ok]   Slack settings: Socket Mode" in out
     assert "[ok]   Slack bot token: workspace Lifeboat, bot user @lifeboat" in out
-    assert "[ok]   Slack bot scopes: commands, chat:write, im:write, files:write" in out
+    assert (
+        "[ok]   Slack bot scopes: commands, chat:write, im:write, files:write, app_mentions:read, im:history"
+        in out
+    )
     assert "[ok]   Slack app token: Socket Mode can connect" in out
     assert BOT_TOKEN not in out and APP_TOKEN not in out
 
@@ -190,7 +193,10 @@ def test_doctor_says_which_slack_setting_to_fix(
         slack_env(monkeypatch, fake, LIFEBOAT_ADMINS_INCLUDE_WORKSPACE_ADMINS="true")
         code, out, _ = run(capsys, "doctor")
     assert code == 1
-    assert "[FAIL] Slack bot scopes: the bot token lacks im:write, files:write, users:read" in out
+    assert (
+        "[FAIL] Slack bot scopes: the bot token lacks im:write, files:write, app_mentions:read, im:history, users:read"
+        in out
+    )
     assert "fix: add them under OAuth & Permissions (manifest.yml lists them), then reinstall the app" in out
 
     monkeypatch.delenv("SLACK_APP_TOKEN")  # HTTP mode then, which needs the signing secret
