@@ -60,7 +60,7 @@ def answer(services: Services, text: str, user: str, client: WebClient, ack: Sen
         ack(text="How to use /survive", blocks=survive_blocks.help_blocks())
         return
     if keyword in MODEL_WORDS:
-        ack()  # the card's charts may be drawn and uploaded: answer on the response URL
+        ack()  # the card's charts may be drawn and uploaded: answer afterwards
         respond_with_pictures(respond, model_card_reply(services, client))
         return
     if asks_for_stats(text):
@@ -68,7 +68,7 @@ def answer(services: Services, text: str, user: str, client: WebClient, ack: Sen
         if question.reply is not None:
             ack(**question.reply.as_kwargs())
             return
-        ack()  # counting may be a warehouse query, the chart an upload: answer on the response URL
+        ack()  # counting may be a warehouse query, the chart an upload: answer afterwards
         respond_with_pictures(respond, stats_reply(services, question.by, client))
         return
     answer_text(services, text, user, ack, respond)
