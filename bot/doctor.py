@@ -3,10 +3,12 @@ Socket Mode the app-level token, against the Web API the bot will use. A token i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot.settings import BotSettings
 from ml.io.doctor import Check, CheckFailed
@@ -19,13 +21,6 @@ SETTINGS, BOT_TOKEN, SCOPES, APP_TOKEN = (
     "Slack bot scopes",
     "Slack app token",
 )
-
-
-def _unreachable(settings: BotSettings, exc: URLError) -> CheckFailed:
-    return CheckFailed(
-        f"cannot reach {settings.api_url}: {exc.reason}",
-        "check the network (and SLACK_API_URL if you set it)",
-    )
 
 
 class SlackChecks:
@@ -56,15 +51,10 @@ class SlackChecks:
 
     def bot_token(self) -> str:
         client = WebClient(token=self.settings.bot_token, base_url=self.settings.api_url, timeout=10)
-        try:
-            response = client.auth_test()
-        except SlackApiError as exc:
-            raise CheckFailed(
-                f"Slack refused it ({exc.response.get('error')})",
-                "check SLACK_BOT_TOKEN (xoxb-…, under OAuth & Permissions; reinstalling the app gives a new one)",
-            ) from None
-        except URLError as exc:
-            raise _unreachable(self.settings, exc) from None
+        response = self._ask(
+            client.auth_test,
+            "check SLACK_BOT_TOKEN (xoxb-…, under OAuth & Permissions; reinstalling the app gives a new one)",
+        )
         headers = {name.lower(): value for name, value in response.headers.items()}
         self.granted = [s.strip() for s in str(headers.get("x-oauth-scopes", "")).split(",") if s.strip()]
         return f"workspace {response.get('team')}, bot user @{response.get('user')}"
@@ -84,13 +74,20 @@ class SlackChecks:
 
     def app_token(self) -> str:
         client = WebClient(base_url=self.settings.api_url, timeout=10)
-        try:
-            client.apps_connections_open(app_token=self.settings.app_token)
-        except SlackApiError as exc:
-            raise CheckFailed(
-                f"Slack refused it ({exc.response.get('error')})",
-                "create an app-level token with connections:write under Basic Information; set SLACK_APP_TOKEN",
-            ) from None
-        except URLError as exc:
-            raise _unreachable(self.settings, exc) from None
+        self._ask(
+            lambda: client.apps_connections_open(app_token=self.settings.app_token),
+            "create an app-level token with connections:write under Basic Information; set SLACK_APP_TOKEN",
+        )
         return "Socket Mode can connect"
+
+    def _ask(self, call: Callable[[], SlackResponse], fix: str) -> SlackResponse:
+        """Slack's answer to `call`; a refusal (with `fix`) or no answer at all is the check's failure."""
+        try:
+            return call()
+        except SlackApiError as exc:
+            raise CheckFailed(f"Slack refused it ({exc.response.get('error')})", fix) from None
+        except URLError as exc:
+            raise CheckFailed(
+                f"cannot reach {self.settings.api_url}: {exc.reason}",
+                "check the network (and SLACK_API_URL if you set it)",
+            ) from None
