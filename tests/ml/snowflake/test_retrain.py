@@ -468,6 +468,21 @@ def test_the_outcome_json_round_trips(registry: SnowflakeRegistry) -> None:
         challenged_from({"version": "V1"}, registry)
 
 
+def run_procedure(session: Session, run_id: str) -> Any:
+    """The stored procedure's body, called as the CALL does, for run `run_id` of U_ADMIN."""
+    return retrain_procedure(
+        session,
+        "LIFEBOAT",
+        "PUBLIC",
+        "TITANIC_DATA",
+        "TITANIC",
+        run_id,
+        "U_ADMIN",
+        json.dumps(asdict(FAST_CONFIG)),
+        0.01,
+    )
+
+
 def log_v1(registry: SnowflakeRegistry) -> Any:
     return registry.log_model(
         fitted_model(),
@@ -605,17 +620,7 @@ def test_the_procedure_registers_nothing_without_the_lease(
     claim = run_store.start("U_ADMIN", N, lease=0.0)  # as if the worker stopped heart-beating at once
     assert isinstance(claim, Acquired)
     with pytest.raises(RetrainError, match="no longer holds the retraining lock"):
-        retrain_procedure(
-            loaded,
-            "LIFEBOAT",
-            "PUBLIC",
-            "TITANIC_DATA",
-            "TITANIC",
-            claim.run.id,
-            "U_ADMIN",
-            json.dumps(asdict(FAST_CONFIG)),
-            0.01,
-        )
+        run_procedure(loaded, claim.run.id)
     # Through the CALL and execute_run: one line, and still only V1.
     run = execute_run(
         claim.run.id, registry, run_store, config=FAST_CONFIG, work=warehouse_work(SETTINGS, registry)
@@ -652,17 +657,7 @@ def test_a_run_that_loses_its_lock_while_registering_registers_and_promotes_noth
     assert isinstance(claim, Acquired)
     store.after_log = lambda version: runs.finish(claim.run.id, status=FAILED, error="expired")
     with pytest.raises((RetrainError, RegistryError), match="lost the retraining lock"):
-        retrain_procedure(
-            loaded,
-            "LIFEBOAT",
-            "PUBLIC",
-            "TITANIC_DATA",
-            "TITANIC",
-            claim.run.id,
-            "U_ADMIN",
-            json.dumps(asdict(FAST_CONFIG)),
-            0.01,
-        )
+        run_procedure(loaded, claim.run.id)
     assert registry.get_default() == "V1"
     assert [v.version for v in registry.list_versions()] == ["V1"]  # the upload was dropped
 
