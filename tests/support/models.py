@@ -77,17 +77,23 @@ def register_elsewhere_trained(registry: Any) -> Any:
     )
 
 
-def register_copy_of_v1(home: Path) -> None:
-    """Register V2, a copy of V1 (not the default): a second version to promote, with no training."""
-    registry = LocalRegistry(home)
+def log_copy_of_v1(registry: LocalRegistry, *, make_default: bool = False) -> None:
+    """Register the next version as a copy of V1: a second version without training."""
     v1 = registry.get_version("V1")
     registry.log_model(
         registry.load_model("V1"),
         metrics=v1.metrics,
         params=v1.params,
-        comment="a copy of V1, to promote",
+        comment="a copy of V1",
         created_by="tests",
         data_fingerprint=v1.data_fingerprint,
         info=v1.info,
+        make_default=make_default,
     )
+
+
+def register_copy_of_v1(home: Path) -> None:
+    """Register V2, a copy of V1 (not the default): a second version to promote."""
+    registry = LocalRegistry(home)
+    log_copy_of_v1(registry)
     registry.close()

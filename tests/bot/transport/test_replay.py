@@ -20,6 +20,7 @@ from bot.transport.http import build_asgi
 from ml.config import MLSettings
 from ml.io.local_registry import LocalRegistry
 from tests.support.bot import SECRET, TOKEN, Bot, settle
+from tests.support.models import log_copy_of_v1
 
 ADMIN = "U_ADMIN"
 
@@ -95,16 +96,7 @@ def test_the_same_signed_request_twice_is_answered_once(bots: tuple[Bot, Bot]) -
 def test_a_replayed_admin_rollback_rolls_back_once_on_any_replica(
     bots: tuple[Bot, Bot], registry: LocalRegistry
 ) -> None:
-    v1 = registry.get_version("V1")
-    registry.log_model(
-        registry.load_model("V1"),
-        metrics=v1.metrics,
-        params=v1.params,
-        comment="a second version",
-        created_by="tests",
-        data_fingerprint=v1.data_fingerprint,
-        make_default=True,
-    )
+    log_copy_of_v1(registry, make_default=True)
     assert registry.get_default() == "V2"
     a, b = bots
     body = command_body(a.fake, "/retrain", "rollback", user=ADMIN)
